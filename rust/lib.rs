@@ -1,0 +1,53 @@
+//! ferrotel's native core: metrics recorded in Rust, rendered and served without the GIL.
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod export;
+pub mod metrics;
+
+use pyo3::prelude::*;
+
+/// Raises a Rust panic, so tests can check it surfaces as a Python exception.
+#[pyfunction]
+fn _debug_panic(message: &str) {
+    panic!("{message}");
+}
+
+#[pymodule]
+mod _core {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use super::_debug_panic;
+    #[pymodule_export]
+    use crate::export::server::{start_http_server, MetricsServer};
+    #[pymodule_export]
+    use crate::metrics::counter::PyCounter;
+    #[pymodule_export]
+    use crate::metrics::gauge::PyGauge;
+    #[pymodule_export]
+    use crate::metrics::histogram::PyHistogram;
+    #[pymodule_export]
+    use crate::metrics::info::{PyInfo, PyStateSet};
+    #[pymodule_export]
+    use crate::metrics::registry::{generate_latest, generate_openmetrics, PyRegistry};
+    #[pymodule_export]
+    use crate::metrics::summary::PySummary;
+    #[pymodule_export]
+    use crate::metrics::timer::{ExceptionCounter, InprogressTracker, Timer};
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        use crate::metrics::native::NativeFamily;
+        use crate::metrics::registry::default_registry;
+        let py = m.py();
+        let registry = default_registry(py);
+        registry
+            .get()
+            .core
+            .register_native(NativeFamily::Counter(crate::metrics::selfmetrics::dropped().clone()))?;
+        m.add("REGISTRY", registry.clone_ref(py))?;
+        m.add("PanicException", py.get_type::<pyo3::panic::PanicException>())?;
+        m.add("DEFAULT_BUCKETS", crate::metrics::histogram::DEFAULT_BUCKETS.to_vec())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+//! Counter: a monotonically increasing value, with an optional exemplar.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::declare::{declare, number};
+use super::exposition::{Exemplar, FamilyDesc, Kind, Sample, SampleSink};
+use super::family::{Core, Family};
+use super::native::{metric_common_methods, NativeFamily};
+use super::registry::RegistryArg;
+use super::timer::ExceptionCounter;
+use super::value::AtomicF64;
+
+#[derive(Default)]
+pub struct CounterCore {
+    value: AtomicF64,
+    exemplar: Mutex<Option<Exemplar>>,
+}
+
+impl CounterCore {
+    #[inline]
+    pub fn inc(&self, amount: f64) {
+        self.value.add(amount);
+    }
+
+    pub fn get(&self) -> f64 {
+        self.value.get()
+    }
+}
+
+impl Core for CounterCore {
+    type Config = ();
+
+    fn new(_: &()) -> Self {
+        Self::default()
+    }
+
+    fn write(&self, desc: &FamilyDesc, labels: &[String], created: f64, sink: &mut dyn SampleSink) {
+        let exemplar = self.exemplar.lock();
+        let mut total = Sample::new("_total", &desc.labelnames, labels, self.value.get());
+        total.exemplar = exemplar.as_ref();
+        sink.sample(desc, &total);
+        drop(exemplar);
+        sink.sample(desc, &Sample::new("_created", &desc.labelnames, labels, created));
+    }
+}
+
+/// prometheus_client's `Counter`, recording in Rust.
+#[pyclass(frozen, name = "Counter", module = "ferrotel._core")]
+pub struct PyCounter {
+    pub family: Arc<Family<CounterCore>>,
+    pub child: Option<Arc<CounterCore>>,
+}
+
+metric_common_methods!(PyCounter, CounterCore, Counter);
+
+#[pymethods]
+impl PyCounter {
+    #[new]
+    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+        _labelvalues: Option<&Bound<'_, PyTuple>>,
+    ) -> PyResult<Self> {
+        let d = declare(
+            py,
+            Kind::Counter,
+            name,
+            documentation,
+            labelnames,
+            namespace,
+            subsystem,
+            unit,
+            registry,
+            &[],
+        )?;
+        let family = Arc::new(Family::new(d.desc, (), d.limit));
+        if let Some(registry) = d.registry {
+            registry.register_native(NativeFamily::Counter(family.clone()))?;
+        }
+        let child = family.unlabelled().map(|c| c.core.clone());
+        Ok(Self { family, child })
+    }
+
+    /// Adds `amount` (default 1); an exemplar dict links this increment to, say, a trace.
+    #[pyo3(signature = (amount=None, exemplar=None))]
+    fn inc(&self, amount: Option<&Bound<'_, PyAny>>, exemplar: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        let core = self.cell()?;
+        let amount = match amount {
+            None => 1.0,
+            Some(a) => number(a, &self.family.desc.name)?,
+        };
+        if amount < 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "counter {:?} can only increase: amount {amount} is negative",
+                self.family.desc.name
+            )));
+        }
+        core.inc(amount);
+        if let Some(labels) = exemplar {
+            *core.exemplar.lock() = Some(super::declare::exemplar(labels, amount)?);
+        }
+        Ok(())
+    }
+
+    /// Sets the counter back to zero, as prometheus_client's `reset()`.
+    fn reset(&self) -> PyResult<()> {
+        self.cell()?.value.set(0.0);
+        Ok(())
+    }
+
+    /// Counts exceptions of `exception` raised in a `with` block or a decorated function.
+    #[pyo3(signature = (exception=None))]
+    fn count_exceptions(slf: &Bound<'_, Self>, exception: Option<Bound<'_, PyAny>>) -> PyResult<ExceptionCounter> {
+        let py = slf.py();
+        let exception = match exception {
+            Some(e) => e.unbind(),
+            None => py.get_type::<pyo3::exceptions::PyException>().into_any().unbind(),
+        };
+        Ok(ExceptionCounter::new(
+            slf.clone().into_any().unbind(),
+            slf.get().cell_arc()?,
+            exception,
+        ))
+    }
+}

@@ -1,0 +1,146 @@
+//! What every metric constructor shares: prometheus_client's arguments turned into a validated
+//! family description, and the registry the family goes into.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyString};
+
+use super::exposition::{Exemplar, FamilyDesc, Kind};
+use super::registry::{RegistryArg, RegistryCore};
+use super::validate;
+use super::value::unix_now;
+
+pub struct Declared {
+    pub desc: FamilyDesc,
+    pub registry: Option<Arc<RegistryCore>>,
+    pub limit: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn declare(
+    py: Python<'_>,
+    kind: Kind,
+    name: &str,
+    documentation: &str,
+    labelnames: Option<&Bound<'_, PyAny>>,
+    namespace: &str,
+    subsystem: &str,
+    unit: &str,
+    registry: RegistryArg,
+    reserved: &[&str],
+) -> PyResult<Declared> {
+    let registry = registry.resolve(py);
+    let prefix = registry.as_ref().map(|r| r.prefix.as_str()).unwrap_or("");
+    let built = validate::full_name(kind.as_str(), name, namespace, subsystem, unit)?;
+    let full = if prefix.is_empty() || built.starts_with(prefix) {
+        built
+    } else {
+        format!("{prefix}{built}")
+    };
+    validate::metric_name(&full)?;
+    let labelnames = label_names(labelnames)?;
+    validate::label_names(&labelnames, reserved)?;
+    if let Some(registry) = &registry {
+        for (default, _) in &registry.default_labels {
+            if labelnames.contains(default) {
+                return Err(PyValueError::new_err(format!(
+                    "label name {default:?} of metric {full:?} is already a default label of its registry"
+                )));
+            }
+        }
+    }
+    let limit = registry
+        .as_ref()
+        .map(|r| r.cardinality_limit)
+        .unwrap_or(super::family::DEFAULT_CARDINALITY_LIMIT);
+    let desc = FamilyDesc {
+        name: full,
+        help: documentation.to_string(),
+        unit: unit.to_string(),
+        kind,
+        labelnames: labelnames.into_boxed_slice(),
+    };
+    Ok(Declared { desc, registry, limit })
+}
+
+fn label_names(labelnames: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    let Some(labelnames) = labelnames else {
+        return Ok(Vec::new());
+    };
+    if labelnames.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "labelnames must be a sequence of str, not the str {}",
+            labelnames.repr()?
+        )));
+    }
+    let mut names = Vec::new();
+    for item in labelnames.try_iter()? {
+        let item = item?;
+        match item.cast::<PyString>() {
+            Ok(s) => names.push(s.to_str()?.to_string()),
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "label name {} is not a str",
+                    item.repr()?
+                )))
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// A recorded number: float fast, then anything with `__float__`; errors name the value.
+#[inline]
+pub fn number(value: &Bound<'_, PyAny>, metric: &str) -> PyResult<f64> {
+    if let Ok(f) = value.cast_exact::<PyFloat>() {
+        return Ok(f.value());
+    }
+    value.extract::<f64>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "metric {metric:?}: value {} is not a number",
+            value.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+/// An exemplar's labels, checked against OpenMetrics' 128-character limit.
+pub fn exemplar(labels: &Bound<'_, PyDict>, value: f64) -> PyResult<Exemplar> {
+    let mut pairs = Vec::with_capacity(labels.len());
+    let mut runes = 0;
+    for (k, v) in labels.iter() {
+        let k: String = k
+            .extract()
+            .map_err(|_| PyTypeError::new_err(format!("exemplar label {k} is not a str")))?;
+        validate::label_name(&k, &[])?;
+        let v: String = match v.cast::<PyString>() {
+            Ok(s) => s.to_str()?.to_string(),
+            Err(_) => v.str()?.to_str()?.to_string(),
+        };
+        runes += k.chars().count() + v.chars().count();
+        pairs.push((k, v));
+    }
+    if runes > 128 {
+        return Err(PyValueError::new_err(format!(
+            "exemplar labels {pairs:?} have {runes} characters, more than the 128 OpenMetrics allows"
+        )));
+    }
+    Ok(Exemplar {
+        labels: pairs,
+        value,
+        timestamp: Some(unix_now()),
+    })
+}
+
+/// Label values for `remove()`, which prometheus_client takes positionally only.
+pub fn positional_values<'a>(values: &'a [Bound<'_, PyAny>]) -> PyResult<Vec<Cow<'a, str>>> {
+    values
+        .iter()
+        .map(|v| match v.cast::<PyString>() {
+            Ok(s) => Ok(Cow::Borrowed(s.to_str()?)),
+            Err(_) => Ok(Cow::Owned(v.str()?.to_str()?.to_string())),
+        })
+        .collect()
+}

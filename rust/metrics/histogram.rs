@@ -1,0 +1,215 @@
+//! Histogram: cumulative buckets, sum and count. `_count` is the sum of the buckets read in the
+//! same pass, so a scrape during writes always has `+Inf == _count`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::declare::{declare, number};
+use super::exposition::{float_string, Exemplar, FamilyDesc, Kind, Sample, SampleSink};
+use super::family::{Core, Family};
+use super::native::{metric_common_methods, NativeFamily};
+use super::registry::RegistryArg;
+use super::timer::{Timer, TimerTarget};
+use super::value::AtomicF64;
+
+pub const DEFAULT_BUCKETS: &[f64] = &[
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    f64::INFINITY,
+];
+
+pub struct HistogramConfig {
+    /// Upper bounds, ending with +Inf.
+    bounds: Arc<[f64]>,
+    /// The `le` label of each bound, formatted once.
+    le: Arc<[String]>,
+}
+
+impl HistogramConfig {
+    pub fn new(mut bounds: Vec<f64>) -> PyResult<Self> {
+        if bounds.iter().any(|b| b.is_nan()) {
+            return Err(PyValueError::new_err(format!(
+                "histogram buckets {bounds:?} contain NaN"
+            )));
+        }
+        if bounds.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(PyValueError::new_err(format!(
+                "histogram buckets {bounds:?} must be in increasing order"
+            )));
+        }
+        if bounds.last() != Some(&f64::INFINITY) {
+            bounds.push(f64::INFINITY);
+        }
+        if bounds.len() < 2 {
+            return Err(PyValueError::new_err("a histogram must have at least two buckets"));
+        }
+        let le = bounds.iter().map(|b| float_string(*b)).collect();
+        Ok(Self {
+            bounds: bounds.into(),
+            le,
+        })
+    }
+}
+
+pub struct HistogramCore {
+    buckets: Box<[AtomicU64]>,
+    exemplars: Box<[Mutex<Option<Exemplar>>]>,
+    sum: AtomicF64,
+    bounds: Arc<[f64]>,
+    le: Arc<[String]>,
+}
+
+impl HistogramCore {
+    #[inline]
+    fn bucket(&self, value: f64) -> usize {
+        let i = self.bounds.partition_point(|b| *b < value);
+        // NaN compares false everywhere; it lands in +Inf so the count stays whole.
+        i.min(self.bounds.len() - 1)
+    }
+
+    #[inline]
+    pub fn observe(&self, value: f64) -> usize {
+        let i = self.bucket(value);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum.add(value);
+        i
+    }
+}
+
+impl Core for HistogramCore {
+    type Config = HistogramConfig;
+
+    fn new(config: &HistogramConfig) -> Self {
+        Self {
+            buckets: config.bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            exemplars: config.bounds.iter().map(|_| Mutex::new(None)).collect(),
+            sum: AtomicF64::new(0.0),
+            bounds: config.bounds.clone(),
+            le: config.le.clone(),
+        }
+    }
+
+    fn write(&self, desc: &FamilyDesc, labels: &[String], created: f64, sink: &mut dyn SampleSink) {
+        let names = &desc.labelnames;
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let le = &self.le;
+        let mut cumulative = 0u64;
+        for (i, count) in counts.iter().enumerate() {
+            cumulative += count;
+            let exemplar = self.exemplars[i].lock();
+            let mut sample = Sample::new("_bucket", names, labels, cumulative as f64);
+            sample.extra = Some(("le", &le[i]));
+            sample.exemplar = exemplar.as_ref();
+            sink.sample(desc, &sample);
+        }
+        sink.sample(desc, &Sample::new("_count", names, labels, cumulative as f64));
+        sink.sample(desc, &Sample::new("_sum", names, labels, self.sum.get()));
+        sink.sample(desc, &Sample::new("_created", names, labels, created));
+    }
+}
+
+/// prometheus_client's `Histogram`, recording in Rust.
+#[pyclass(frozen, name = "Histogram", module = "ferrotel._core")]
+pub struct PyHistogram {
+    pub family: Arc<Family<HistogramCore>>,
+    pub child: Option<Arc<HistogramCore>>,
+}
+
+metric_common_methods!(PyHistogram, HistogramCore, Histogram);
+
+#[pymethods]
+impl PyHistogram {
+    #[new]
+    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None, buckets=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+        _labelvalues: Option<&Bound<'_, PyTuple>>,
+        buckets: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let bounds = match buckets {
+            None => DEFAULT_BUCKETS.to_vec(),
+            Some(b) => {
+                let mut bounds = Vec::new();
+                for item in b.try_iter()? {
+                    let item = item?;
+                    bounds.push(item.extract::<f64>().map_err(|_| {
+                        PyTypeError::new_err(format!(
+                            "histogram bucket {} is not a number",
+                            item.repr().map(|r| r.to_string()).unwrap_or_default()
+                        ))
+                    })?);
+                }
+                bounds
+            }
+        };
+        let config = HistogramConfig::new(bounds)?;
+        let d = declare(
+            py,
+            Kind::Histogram,
+            name,
+            documentation,
+            labelnames,
+            namespace,
+            subsystem,
+            unit,
+            registry,
+            &["le"],
+        )?;
+        let family = Arc::new(Family::new(d.desc, config, d.limit));
+        if let Some(registry) = d.registry {
+            registry.register_native(NativeFamily::Histogram(family.clone()))?;
+        }
+        let child = family.unlabelled().map(|c| c.core.clone());
+        Ok(Self { family, child })
+    }
+
+    /// Records one observation; an exemplar dict is kept for the bucket it falls in.
+    #[pyo3(signature = (amount, exemplar=None))]
+    fn observe(&self, amount: &Bound<'_, PyAny>, exemplar: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        let core = self.cell()?;
+        let value = number(amount, &self.family.desc.name)?;
+        let bucket = core.observe(value);
+        if let Some(labels) = exemplar {
+            *core.exemplars[bucket].lock() = Some(super::declare::exemplar(labels, value)?);
+        }
+        Ok(())
+    }
+
+    /// Observes the duration in seconds of a block or decorated function.
+    fn time(slf: &Bound<'_, Self>) -> PyResult<Timer> {
+        Ok(Timer::new(
+            slf.clone().into_any().unbind(),
+            TimerTarget::Histogram(slf.get().cell_arc()?),
+        ))
+    }
+
+    #[getter(_upper_bounds)]
+    fn upper_bounds(&self) -> Vec<f64> {
+        self.family.config.bounds.to_vec()
+    }
+}

@@ -1,0 +1,208 @@
+//! Info (a constant set of key-value labels) and Enum (one state of a state set).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::declare::declare;
+use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
+use super::family::{Core, Family};
+use super::native::{metric_common_methods, NativeFamily};
+use super::registry::RegistryArg;
+use super::validate;
+
+#[derive(Default)]
+pub struct InfoCore {
+    pairs: Mutex<Vec<(String, String)>>,
+}
+
+impl Core for InfoCore {
+    type Config = ();
+
+    fn new(_: &()) -> Self {
+        Self::default()
+    }
+
+    fn write(&self, desc: &FamilyDesc, labels: &[String], _created: f64, sink: &mut dyn SampleSink) {
+        let pairs = self.pairs.lock();
+        let mut names: Vec<String> = desc.labelnames.to_vec();
+        let mut values: Vec<String> = labels.to_vec();
+        for (k, v) in pairs.iter() {
+            names.push(k.clone());
+            values.push(v.clone());
+        }
+        drop(pairs);
+        sink.sample(desc, &Sample::new("_info", &names, &values, 1.0));
+    }
+}
+
+/// prometheus_client's `Info`: `build_info.info({"version": "1.2"})`.
+#[pyclass(frozen, name = "Info", module = "ferrotel._core")]
+pub struct PyInfo {
+    pub family: Arc<Family<InfoCore>>,
+    pub child: Option<Arc<InfoCore>>,
+}
+
+metric_common_methods!(PyInfo, InfoCore, Info);
+
+#[pymethods]
+impl PyInfo {
+    #[new]
+    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+        _labelvalues: Option<&Bound<'_, PyTuple>>,
+    ) -> PyResult<Self> {
+        let d = declare(
+            py,
+            Kind::Info,
+            name,
+            documentation,
+            labelnames,
+            namespace,
+            subsystem,
+            unit,
+            registry,
+            &[],
+        )?;
+        let family = Arc::new(Family::new(d.desc, (), d.limit));
+        if let Some(registry) = d.registry {
+            registry.register_native(NativeFamily::Info(family.clone()))?;
+        }
+        let child = family.unlabelled().map(|c| c.core.clone());
+        Ok(Self { family, child })
+    }
+
+    /// Sets the info labels; they must not repeat the metric's own label names.
+    fn info(&self, val: &Bound<'_, PyDict>) -> PyResult<()> {
+        let core = self.cell()?;
+        let mut pairs = Vec::with_capacity(val.len());
+        for (k, v) in val.iter() {
+            let k: String = k
+                .extract()
+                .map_err(|_| PyTypeError::new_err(format!("info label {k} is not a str")))?;
+            validate::label_name(&k, &[])?;
+            if self.family.desc.labelnames.contains(&k) {
+                return Err(PyValueError::new_err(format!(
+                    "info label {k:?} overlaps a label name of metric {:?}",
+                    self.family.desc.name
+                )));
+            }
+            let v: String = v
+                .extract()
+                .map_err(|_| PyTypeError::new_err(format!("info value {v} for {k:?} is not a str")))?;
+            pairs.push((k, v));
+        }
+        *core.pairs.lock() = pairs;
+        Ok(())
+    }
+}
+
+pub struct StateSetCore {
+    state: AtomicUsize,
+    states: Arc<[String]>,
+}
+
+impl Core for StateSetCore {
+    type Config = Arc<[String]>;
+
+    fn new(states: &Arc<[String]>) -> Self {
+        Self {
+            state: AtomicUsize::new(0),
+            states: states.clone(),
+        }
+    }
+
+    fn write(&self, desc: &FamilyDesc, labels: &[String], _created: f64, sink: &mut dyn SampleSink) {
+        let current = self.state.load(Ordering::Relaxed);
+        for (i, state) in self.states.iter().enumerate() {
+            let mut sample = Sample::new("", &desc.labelnames, labels, if i == current { 1.0 } else { 0.0 });
+            sample.extra = Some((&desc.name, state));
+            sink.sample(desc, &sample);
+        }
+    }
+}
+
+/// prometheus_client's `Enum`: `Enum("task_state", "...", states=["starting", "running"])`.
+#[pyclass(frozen, name = "Enum", module = "ferrotel._core")]
+pub struct PyStateSet {
+    pub family: Arc<Family<StateSetCore>>,
+    pub child: Option<Arc<StateSetCore>>,
+}
+
+metric_common_methods!(PyStateSet, StateSetCore, Enum);
+
+#[pymethods]
+impl PyStateSet {
+    #[new]
+    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None, states=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+        _labelvalues: Option<&Bound<'_, PyTuple>>,
+        states: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let states = states.unwrap_or_default();
+        if states.is_empty() {
+            return Err(PyValueError::new_err(format!("Enum {name:?} needs at least one state")));
+        }
+        let d = declare(
+            py,
+            Kind::StateSet,
+            name,
+            documentation,
+            labelnames,
+            namespace,
+            subsystem,
+            unit,
+            registry,
+            &[],
+        )?;
+        if d.desc.labelnames.contains(&d.desc.name) {
+            return Err(PyValueError::new_err(format!(
+                "Enum {:?} cannot have a label of its own name",
+                d.desc.name
+            )));
+        }
+        let family = Arc::new(Family::new(d.desc, states.into(), d.limit));
+        if let Some(registry) = d.registry {
+            registry.register_native(NativeFamily::StateSet(family.clone()))?;
+        }
+        let child = family.unlabelled().map(|c| c.core.clone());
+        Ok(Self { family, child })
+    }
+
+    /// Sets the current state, which must be one of `states`.
+    fn state(&self, state: &str) -> PyResult<()> {
+        let core = self.cell()?;
+        match core.states.iter().position(|s| s == state) {
+            Some(i) => {
+                core.state.store(i, Ordering::Relaxed);
+                Ok(())
+            }
+            None => Err(PyValueError::new_err(format!(
+                "state {state:?} of Enum {:?} is not one of {:?}",
+                self.family.desc.name, core.states
+            ))),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+pub mod counter;
+pub mod declare;
+pub mod exposition;
+pub mod family;
+pub mod gauge;
+pub mod histogram;
+pub mod info;
+pub mod native;
+pub mod registry;
+pub mod selfmetrics;
+pub mod summary;
+pub mod timer;
+pub mod validate;
+pub mod value;

@@ -1,0 +1,564 @@
+//! The registry: registration order, duplicate names, Python collectors, and rendering. Native
+//! families render without the GIL; Python collectors and `set_function` gauges are read first,
+//! attached, into owned families, so no Rust lock is ever held while attached.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use super::exposition::{negotiate, Exemplar, FamilyDesc, Format, Kind, OwnedFamily, OwnedSample, SnapshotSink};
+use super::exposition::{SampleSink, TextSink};
+use super::family::DEFAULT_CARDINALITY_LIMIT;
+use super::native::NativeFamily;
+
+enum Source {
+    Native(NativeFamily),
+    Python(Py<PyAny>),
+}
+
+struct Entry {
+    id: u64,
+    source: Source,
+    names: Vec<String>,
+}
+
+pub struct RegistryCore {
+    entries: Mutex<Vec<Entry>>,
+    next_id: Mutex<u64>,
+    pub prefix: String,
+    pub default_labels: Vec<(String, String)>,
+    pub cardinality_limit: usize,
+}
+
+pub struct Exposition {
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub gzip: bool,
+}
+
+impl RegistryCore {
+    fn add(&self, source: Source, names: Vec<String>) -> PyResult<()> {
+        let mut entries = self.entries.lock();
+        for name in &names {
+            if entries.iter().any(|e| e.names.contains(name)) {
+                return Err(PyValueError::new_err(format!(
+                    "duplicated timeseries in registry: {name:?}"
+                )));
+            }
+        }
+        let mut next = self.next_id.lock();
+        *next += 1;
+        entries.push(Entry {
+            id: *next,
+            source,
+            names,
+        });
+        Ok(())
+    }
+
+    pub fn register_native(&self, family: NativeFamily) -> PyResult<()> {
+        let names = family.sample_names();
+        self.add(Source::Native(family), names)
+    }
+
+    fn python_entries(&self, py: Python<'_>) -> Vec<(u64, Py<PyAny>)> {
+        let entries = self.entries.lock();
+        entries
+            .iter()
+            .filter_map(|e| match &e.source {
+                Source::Python(obj) => Some((e.id, obj.clone_ref(py))),
+                Source::Native(_) => None,
+            })
+            .collect()
+    }
+
+    fn needs_python(&self) -> bool {
+        self.entries.lock().iter().any(|e| match &e.source {
+            Source::Python(_) => true,
+            Source::Native(f) => f.needs_python(),
+        })
+    }
+
+    /// The attached phase: refresh function gauges and read every Python collector.
+    fn collect_python(&self, py: Python<'_>) -> PyResult<HashMap<u64, Vec<OwnedFamily>>> {
+        let natives: Vec<NativeFamily> = {
+            let entries = self.entries.lock();
+            entries
+                .iter()
+                .filter_map(|e| match &e.source {
+                    Source::Native(f) if f.needs_python() => Some(f.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        for family in natives {
+            family.refresh(py)?;
+        }
+        let mut out = HashMap::new();
+        for (id, collector) in self.python_entries(py) {
+            let families = collector.bind(py).call_method0("collect")?;
+            let mut owned = Vec::new();
+            for family in families.try_iter()? {
+                owned.push(owned_family(&family?)?);
+            }
+            out.insert(id, owned);
+        }
+        Ok(out)
+    }
+
+    fn write(&self, sink: &mut dyn SampleSink, python: &HashMap<u64, Vec<OwnedFamily>>) {
+        let entries = self.entries.lock();
+        for entry in entries.iter() {
+            match &entry.source {
+                Source::Native(family) => family.write(sink),
+                Source::Python(_) => {
+                    for family in python.get(&entry.id).into_iter().flatten() {
+                        family.write(sink);
+                    }
+                }
+            }
+        }
+    }
+
+    fn python_parts(&self) -> PyResult<HashMap<u64, Vec<OwnedFamily>>> {
+        if !self.needs_python() {
+            return Ok(HashMap::new());
+        }
+        // From a server thread at interpreter exit there is no Python left to ask.
+        Python::try_attach(|py| self.collect_python(py)).unwrap_or_else(|| Ok(HashMap::new()))
+    }
+
+    /// Renders in `format`; attaches to Python only when a Python collector needs it.
+    pub fn render(&self, format: Format) -> PyResult<Vec<u8>> {
+        let python = self.python_parts()?;
+        let mut sink = TextSink::new(format, &self.default_labels);
+        self.write(&mut sink, &python);
+        Ok(sink.finish())
+    }
+
+    pub fn snapshot(&self) -> PyResult<Vec<OwnedFamily>> {
+        let python = self.python_parts()?;
+        let mut sink = SnapshotSink::new(&self.default_labels);
+        self.write(&mut sink, &python);
+        Ok(sink.families)
+    }
+
+    /// What a scrape answers: format from `Accept`, gzip when `Accept-Encoding` allows it.
+    pub fn exposition(&self, accept: Option<&str>, accept_encoding: Option<&str>) -> PyResult<Exposition> {
+        let format = negotiate(accept);
+        let body = self.render(format)?;
+        let gzip =
+            accept_encoding.is_some_and(|e| e.split(',').any(|p| p.split(';').next().map(str::trim) == Some("gzip")));
+        let body = if gzip { gzip_bytes(&body) } else { body };
+        Ok(Exposition {
+            body,
+            content_type: format.content_type(),
+            gzip,
+        })
+    }
+}
+
+fn gzip_bytes(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
+}
+
+/// A prometheus_client `Metric` (from a custom collector) as an owned family.
+fn owned_family(family: &Bound<'_, PyAny>) -> PyResult<OwnedFamily> {
+    let name: String = family.getattr("name")?.extract()?;
+    let kind = Kind::parse(&family.getattr("type")?.extract::<String>()?);
+    let desc = FamilyDesc {
+        help: family.getattr("documentation")?.extract()?,
+        unit: family.getattr("unit").and_then(|u| u.extract()).unwrap_or_default(),
+        kind,
+        labelnames: Box::new([]),
+        name,
+    };
+    let mut samples = Vec::new();
+    for sample in family.getattr("samples")?.try_iter()? {
+        let sample = sample?;
+        let sample_name: String = sample.getattr("name")?.extract()?;
+        let suffix = sample_name
+            .strip_prefix(desc.name.as_str())
+            .unwrap_or(&sample_name)
+            .to_string();
+        let labels: Vec<(String, String)> = sample
+            .getattr("labels")?
+            .extract::<HashMap<String, String>>()?
+            .into_iter()
+            .collect();
+        let mut labels = labels;
+        labels.sort();
+        let timestamp = optional_float(&sample.getattr("timestamp")?)?;
+        let exemplar = sample.getattr("exemplar")?;
+        let exemplar = if exemplar.is_none() {
+            None
+        } else {
+            let mut labels: Vec<(String, String)> = exemplar
+                .getattr("labels")?
+                .extract::<HashMap<String, String>>()?
+                .into_iter()
+                .collect();
+            labels.sort();
+            Some(Exemplar {
+                labels,
+                value: exemplar.getattr("value")?.extract()?,
+                timestamp: optional_float(&exemplar.getattr("timestamp")?)?,
+            })
+        };
+        let value: f64 = sample.getattr("value")?.extract()?;
+        samples.push(OwnedSample {
+            suffix,
+            labels,
+            value,
+            timestamp,
+            exemplar,
+        });
+    }
+    Ok(OwnedFamily { desc, samples })
+}
+
+fn optional_float(value: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    // prometheus_client's Timestamp has __float__.
+    Ok(Some(
+        value
+            .call_method0("__float__")
+            .and_then(|f| f.extract())
+            .or_else(|_| value.extract())?,
+    ))
+}
+
+/// A registry as prometheus_client users know it, with the guide's `prefix`, `default_labels`
+/// and a per-metric cardinality limit.
+#[pyclass(frozen, name = "Registry", module = "ferrotel._core")]
+pub struct PyRegistry {
+    pub core: Arc<RegistryCore>,
+}
+
+static DEFAULT_REGISTRY: PyOnceLock<Py<PyRegistry>> = PyOnceLock::new();
+
+pub fn default_registry(py: Python<'_>) -> &Py<PyRegistry> {
+    DEFAULT_REGISTRY.get_or_init(py, || {
+        Py::new(
+            py,
+            PyRegistry {
+                core: Arc::new(new_core(String::new(), Vec::new(), DEFAULT_CARDINALITY_LIMIT)),
+            },
+        )
+        .expect("allocating the default registry")
+    })
+}
+
+fn new_core(prefix: String, default_labels: Vec<(String, String)>, cardinality_limit: usize) -> RegistryCore {
+    RegistryCore {
+        entries: Mutex::new(Vec::new()),
+        next_id: Mutex::new(0),
+        prefix,
+        default_labels,
+        cardinality_limit,
+    }
+}
+
+/// The `registry=` argument: omitted means the default REGISTRY, `None` means unregistered.
+pub enum RegistryArg {
+    Default,
+    Unregistered,
+    Given(Arc<RegistryCore>),
+}
+
+impl RegistryArg {
+    pub fn resolve(self, py: Python<'_>) -> Option<Arc<RegistryCore>> {
+        match self {
+            RegistryArg::Default => Some(default_registry(py).get().core.clone()),
+            RegistryArg::Unregistered => None,
+            RegistryArg::Given(core) => Some(core),
+        }
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for RegistryArg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if obj.is_none() {
+            return Ok(RegistryArg::Unregistered);
+        }
+        match obj.cast::<PyRegistry>() {
+            Ok(r) => Ok(RegistryArg::Given(r.get().core.clone())),
+            Err(_) => Err(PyTypeError::new_err(format!(
+                "registry must be a ferrotel Registry or None, got {}",
+                obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))),
+        }
+    }
+}
+
+#[pymethods]
+impl PyRegistry {
+    #[new]
+    #[pyo3(signature = (auto_describe=false, target_info=None, *, prefix="".to_string(), default_labels=None, cardinality_limit=DEFAULT_CARDINALITY_LIMIT))]
+    fn new(
+        auto_describe: bool,
+        target_info: Option<&Bound<'_, PyDict>>,
+        prefix: String,
+        default_labels: Option<&Bound<'_, PyDict>>,
+        cardinality_limit: usize,
+    ) -> PyResult<Self> {
+        let _ = auto_describe;
+        if target_info.is_some() {
+            return Err(PyValueError::new_err(
+                "target_info is not supported; use default_labels",
+            ));
+        }
+        if !prefix.is_empty() {
+            super::validate::metric_name(&prefix)?;
+        }
+        let mut labels = Vec::new();
+        if let Some(default_labels) = default_labels {
+            for (k, v) in default_labels.iter() {
+                let k: String = k.extract()?;
+                super::validate::label_name(&k, &[])?;
+                let v: String = v.str()?.to_str()?.to_string();
+                labels.push((k, v));
+            }
+        }
+        if cardinality_limit == 0 {
+            return Err(PyValueError::new_err("cardinality_limit must be at least 1, got 0"));
+        }
+        Ok(Self {
+            core: Arc::new(new_core(prefix, labels, cardinality_limit)),
+        })
+    }
+
+    #[getter]
+    fn prefix(&self) -> &str {
+        &self.core.prefix
+    }
+
+    #[getter]
+    fn default_labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (k, v) in &self.core.default_labels {
+            dict.set_item(k, v)?;
+        }
+        Ok(dict)
+    }
+
+    #[getter]
+    fn cardinality_limit(&self) -> usize {
+        self.core.cardinality_limit
+    }
+
+    /// Registers a ferrotel metric or any object with `collect()`.
+    fn register(&self, collector: &Bound<'_, PyAny>) -> PyResult<()> {
+        if let Some(family) = NativeFamily::from_object(collector) {
+            return self.core.register_native(family);
+        }
+        if !collector.hasattr("collect")? {
+            return Err(PyTypeError::new_err(format!(
+                "{} has no collect() method",
+                collector.repr()?
+            )));
+        }
+        let described = if collector.hasattr("describe")? {
+            collector.call_method0("describe")?
+        } else {
+            collector.call_method0("collect")?
+        };
+        let mut names = Vec::new();
+        for family in described.try_iter()? {
+            let family = owned_family(&family?)?;
+            names.extend(super::native::sample_names(&family.desc));
+        }
+        self.core.add(Source::Python(collector.clone().unbind()), names)
+    }
+
+    /// Whether this metric (or collector) is registered here.
+    fn __contains__(&self, collector: &Bound<'_, PyAny>) -> bool {
+        let native = NativeFamily::from_object(collector);
+        self.core.entries.lock().iter().any(|e| match (&e.source, &native) {
+            (Source::Native(f), Some(n)) => f.same(n),
+            (Source::Python(obj), None) => obj.is(collector),
+            _ => false,
+        })
+    }
+
+    fn unregister(&self, collector: &Bound<'_, PyAny>) -> PyResult<()> {
+        let native = NativeFamily::from_object(collector);
+        let removed = {
+            let mut entries = self.core.entries.lock();
+            let position = entries.iter().position(|e| match (&e.source, &native) {
+                (Source::Native(f), Some(n)) => f.same(n),
+                (Source::Python(obj), None) => obj.is(collector),
+                _ => false,
+            });
+            position.map(|i| entries.remove(i))
+        };
+        match removed {
+            Some(entry) => {
+                drop(entry);
+                Ok(())
+            }
+            None => Err(PyValueError::new_err(format!(
+                "{} is not registered",
+                collector.repr()?
+            ))),
+        }
+    }
+
+    /// The families as prometheus_client `Metric` objects, so this registry can be registered
+    /// in a prometheus_client registry.
+    fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let families = self.core.snapshot()?;
+        to_prometheus_families(py, &families)
+    }
+
+    /// The value of one sample, or None: `get_sample_value("http_requests_total", {"path": "/"})`.
+    #[pyo3(signature = (name, labels=None))]
+    fn get_sample_value(&self, name: &str, labels: Option<HashMap<String, String>>) -> PyResult<Option<f64>> {
+        let mut wanted: Vec<(String, String)> = labels.unwrap_or_default().into_iter().collect();
+        wanted.sort();
+        for family in self.core.snapshot()? {
+            for sample in &family.samples {
+                if family.desc.name.len() + sample.suffix.len() != name.len()
+                    || !name.starts_with(&family.desc.name)
+                    || !name.ends_with(&sample.suffix)
+                {
+                    continue;
+                }
+                let mut have = sample.labels.clone();
+                have.sort();
+                if have == wanted {
+                    return Ok(Some(sample.value));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A registered metric by name, as the guide's `metrics.counter('x')` finds it.
+    #[pyo3(signature = (name, kind=None))]
+    fn get<'py>(&self, py: Python<'py>, name: &str, kind: Option<&str>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let stripped = name.strip_suffix("_total").unwrap_or(name);
+        let prefix = &self.core.prefix;
+        let candidates = [
+            name.to_string(),
+            stripped.to_string(),
+            format!("{prefix}{name}"),
+            format!("{prefix}{stripped}"),
+        ];
+        let found = {
+            let entries = self.core.entries.lock();
+            entries.iter().find_map(|e| match &e.source {
+                Source::Native(f)
+                    if candidates.contains(&f.desc().name) && kind.is_none_or(|k| f.desc().kind.as_str() == k) =>
+                {
+                    Some(f.clone())
+                }
+                _ => None,
+            })
+        };
+        found.map(|f| f.to_object(py)).transpose()
+    }
+
+    /// The exposition for a scrape: `(body, content_type, content_encoding)`.
+    #[pyo3(signature = (accept=None, accept_encoding=None))]
+    fn render<'py>(
+        &self,
+        py: Python<'py>,
+        accept: Option<&str>,
+        accept_encoding: Option<&str>,
+    ) -> PyResult<(Bound<'py, PyBytes>, &'static str, Option<&'static str>)> {
+        let exposition = self.core.exposition(accept, accept_encoding)?;
+        let encoding = exposition.gzip.then_some("gzip");
+        Ok((PyBytes::new(py, &exposition.body), exposition.content_type, encoding))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<ferrotel.Registry prefix={:?} metrics={}>",
+            self.core.prefix,
+            self.core.entries.lock().len()
+        )
+    }
+}
+
+pub fn to_prometheus_families<'py>(py: Python<'py>, families: &[OwnedFamily]) -> PyResult<Bound<'py, PyList>> {
+    let core = py.import("prometheus_client.metrics_core")?;
+    let samples_mod = py.import("prometheus_client.samples")?;
+    let metric_cls = core.getattr("Metric")?;
+    let sample_cls = samples_mod.getattr("Sample")?;
+    let exemplar_cls = samples_mod.getattr("Exemplar")?;
+    let out = PyList::empty(py);
+    for family in families {
+        let metric = metric_cls.call1((
+            &family.desc.name,
+            &family.desc.help,
+            family.desc.kind.as_str(),
+            &family.desc.unit,
+        ))?;
+        let samples = PyList::empty(py);
+        for s in &family.samples {
+            let labels = PyDict::new(py);
+            for (k, v) in &s.labels {
+                labels.set_item(k, v)?;
+            }
+            let exemplar = match &s.exemplar {
+                Some(e) => {
+                    let el = PyDict::new(py);
+                    for (k, v) in &e.labels {
+                        el.set_item(k, v)?;
+                    }
+                    Some(exemplar_cls.call1((el, e.value, e.timestamp))?)
+                }
+                None => None,
+            };
+            let name = format!("{}{}", family.desc.name, s.suffix);
+            samples.append(sample_cls.call1((name, labels, s.value, s.timestamp, exemplar))?)?;
+        }
+        metric.setattr("samples", samples)?;
+        out.append(metric)?;
+    }
+    Ok(out)
+}
+
+/// `generate_latest(registry=REGISTRY)`: the 0.0.4 text exposition, as prometheus_client names it.
+#[pyfunction]
+#[pyo3(signature = (registry=None))]
+pub fn generate_latest<'py>(
+    py: Python<'py>,
+    registry: Option<&Bound<'py, PyRegistry>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let core = match registry {
+        Some(r) => r.get().core.clone(),
+        None => default_registry(py).get().core.clone(),
+    };
+    let body = py.detach(|| core.render(Format::Text004))?;
+    Ok(PyBytes::new(py, &body))
+}
+
+/// `generate_openmetrics(registry=REGISTRY)`: the OpenMetrics 1.0 exposition.
+#[pyfunction]
+#[pyo3(signature = (registry=None))]
+pub fn generate_openmetrics<'py>(
+    py: Python<'py>,
+    registry: Option<&Bound<'py, PyRegistry>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let core = match registry {
+        Some(r) => r.get().core.clone(),
+        None => default_registry(py).get().core.clone(),
+    };
+    let body = py.detach(|| core.render(Format::OpenMetrics))?;
+    Ok(PyBytes::new(py, &body))
+}

@@ -1,0 +1,107 @@
+//! Summary: count and sum of observations (prometheus_client's summary has no quantiles).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::declare::{declare, number};
+use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
+use super::family::{Core, Family};
+use super::native::{metric_common_methods, NativeFamily};
+use super::registry::RegistryArg;
+use super::timer::{Timer, TimerTarget};
+use super::value::AtomicF64;
+
+#[derive(Default)]
+pub struct SummaryCore {
+    count: AtomicU64,
+    sum: AtomicF64,
+}
+
+impl SummaryCore {
+    #[inline]
+    pub fn observe(&self, value: f64) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum.add(value);
+    }
+}
+
+impl Core for SummaryCore {
+    type Config = ();
+
+    fn new(_: &()) -> Self {
+        Self::default()
+    }
+
+    fn write(&self, desc: &FamilyDesc, labels: &[String], created: f64, sink: &mut dyn SampleSink) {
+        let names = &desc.labelnames;
+        sink.sample(
+            desc,
+            &Sample::new("_count", names, labels, self.count.load(Ordering::Relaxed) as f64),
+        );
+        sink.sample(desc, &Sample::new("_sum", names, labels, self.sum.get()));
+        sink.sample(desc, &Sample::new("_created", names, labels, created));
+    }
+}
+
+/// prometheus_client's `Summary`, recording in Rust.
+#[pyclass(frozen, name = "Summary", module = "ferrotel._core")]
+pub struct PySummary {
+    pub family: Arc<Family<SummaryCore>>,
+    pub child: Option<Arc<SummaryCore>>,
+}
+
+metric_common_methods!(PySummary, SummaryCore, Summary);
+
+#[pymethods]
+impl PySummary {
+    #[new]
+    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: &str,
+        documentation: &str,
+        labelnames: Option<&Bound<'_, PyAny>>,
+        namespace: &str,
+        subsystem: &str,
+        unit: &str,
+        registry: RegistryArg,
+        _labelvalues: Option<&Bound<'_, PyTuple>>,
+    ) -> PyResult<Self> {
+        let d = declare(
+            py,
+            Kind::Summary,
+            name,
+            documentation,
+            labelnames,
+            namespace,
+            subsystem,
+            unit,
+            registry,
+            &["quantile"],
+        )?;
+        let family = Arc::new(Family::new(d.desc, (), d.limit));
+        if let Some(registry) = d.registry {
+            registry.register_native(NativeFamily::Summary(family.clone()))?;
+        }
+        let child = family.unlabelled().map(|c| c.core.clone());
+        Ok(Self { family, child })
+    }
+
+    fn observe(&self, amount: &Bound<'_, PyAny>) -> PyResult<()> {
+        let core = self.cell()?;
+        core.observe(number(amount, &self.family.desc.name)?);
+        Ok(())
+    }
+
+    /// Observes the duration in seconds of a block or decorated function.
+    fn time(slf: &Bound<'_, Self>) -> PyResult<Timer> {
+        Ok(Timer::new(
+            slf.clone().into_any().unbind(),
+            TimerTarget::Summary(slf.get().cell_arc()?),
+        ))
+    }
+}
