@@ -1,9 +1,9 @@
 """The guide's ``MetricsCollector``: the standard HTTP metrics plus look-up of custom metrics.
 
-    collector = MetricsCollector()
-    collector.record_request("GET", "/songs/{song_id}", 200, 0.042)
-    collector.register(Counter("recommendations_generated_total", "Recommendations generated"))
-    collector.counter("recommendations_generated_total").inc()
+collector = MetricsCollector()
+collector.record_request("GET", "/songs/{song_id}", 200, 0.042)
+collector.register(Counter("recommendations_generated_total", "Recommendations generated"))
+collector.counter("recommendations_generated_total").inc()
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class MetricsCollector:
 
     def __init__(self, registry: Registry = REGISTRY) -> None:
         self.registry = registry
+        self._found: dict[tuple[str, str], Any] = {}
         self.requests = self._existing(Counter, "http_requests_total") or Counter(
             "http_requests_total",
             "Total HTTP requests",
@@ -54,9 +55,13 @@ class MetricsCollector:
         return metric
 
     def _lookup(self, name: str, kind: str) -> Any:
-        metric = self.registry.get(name, kind)
+        # Cached: the guide looks metrics up by name on every event.
+        metric = self._found.get((name, kind))
         if metric is None:
-            raise KeyError(f"no {kind} named {name!r} is registered")
+            metric = self.registry.get(name, kind)
+            if metric is None:
+                raise KeyError(f"no {kind} named {name!r} is registered")
+            self._found[(name, kind)] = metric
         return metric
 
     def counter(self, name: str) -> Counter:

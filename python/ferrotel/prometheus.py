@@ -11,7 +11,6 @@ Use one direction per pair of registries: both at once would export each metric 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import prometheus_client
 from prometheus_client.metrics_core import Metric
@@ -39,7 +38,7 @@ def register_in_prometheus_client(
     registry: Registry = REGISTRY, target: CollectorRegistry | None = None
 ) -> Registry:
     """Registers ferrotel's ``registry`` as a collector in prometheus_client's ``target``."""
-    (target or prometheus_client.REGISTRY).register(registry)  # type: ignore[arg-type]
+    (target or prometheus_client.REGISTRY).register(registry)
     return registry
 
 

@@ -1,0 +1,208 @@
+"""Overhead benchmarks: each operation timed for ferrotel and for the library it replaces, in
+the same process, reported as ns per operation and the ratio (anchor / ferrotel).
+
+    python -m ferrotel bench            # the whole table
+    python -m ferrotel bench --quick    # fewer repeats, for a quick look
+
+``benches/`` runs the same cases under pytest-benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import timeit
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Namespace = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One library's side of a case: ``setup()`` builds the objects ``stmt`` uses."""
+
+    library: str
+    setup: Callable[[], Namespace]
+    stmt: str
+
+
+@dataclass(frozen=True)
+class Case:
+    signal: str
+    name: str
+    ferrotel: Side
+    anchor: Side
+    #: how many times one timing runs ``stmt``; slow operations use fewer
+    number: int = 20_000
+
+
+def _ferrotel_registry() -> Any:
+    import ferrotel
+
+    return ferrotel.Registry()
+
+
+def _prom_registry() -> Any:
+    import prometheus_client
+
+    return prometheus_client.CollectorRegistry()
+
+
+def _metric(library: str, kind: str, *args: Any, **kwargs: Any) -> Any:
+    if library == "ferrotel":
+        import ferrotel as lib
+
+        kwargs.setdefault("registry", _ferrotel_registry())
+    else:
+        import prometheus_client as lib  # type: ignore[no-redef]
+
+        kwargs.setdefault("registry", _prom_registry())
+    return getattr(lib, kind)(*args, **kwargs)
+
+
+def _metric_side(library: str, kind: str, stmt: str, *args: Any, **kwargs: Any) -> Side:
+    def setup() -> Namespace:
+        m = _metric(library, kind, *args, **kwargs)
+        return {"m": m, "child": m.labels("GET", "/songs/{song_id}", "200") if m._labelnames else m}
+
+    return Side(library, setup, stmt)
+
+
+def _render_side(library: str) -> Side:
+    def setup() -> Namespace:
+        if library == "ferrotel":
+            import ferrotel as lib
+
+            registry = _ferrotel_registry()
+        else:
+            import prometheus_client as lib  # type: ignore[no-redef]
+
+            registry = _prom_registry()
+        counters = [
+            lib.Counter(f"requests_{i}_total", "Requests", ["method", "path", "status"], registry=registry)
+            for i in range(10)
+        ]
+        for i, counter in enumerate(counters):
+            for j in range(1_000):
+                counter.labels("GET", f"/route/{j}", str(200 + i)).inc(j)
+        histograms = lib.Histogram("latency_seconds", "Latency", ["route"], registry=registry)
+        for j in range(1_000):
+            histograms.labels(f"/route/{j}").observe(j / 1000)
+        return {"generate_latest": lib.generate_latest, "registry": registry}
+
+    return Side(library, setup, "generate_latest(registry)")
+
+
+def _metric_case(name: str, kind: str, stmt: str, *args: Any, **kwargs: Any) -> Case:
+    return Case(
+        "metrics",
+        name,
+        _metric_side("ferrotel", kind, stmt, *args, **kwargs),
+        _metric_side("prometheus_client", kind, stmt, *args, **kwargs),
+    )
+
+
+LABELS = ("method", "path", "status")
+HTTP_BUCKETS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+CASES: list[Case] = [
+    _metric_case("Counter.inc()", "Counter", "m.inc()", "c_total", "c"),
+    _metric_case(
+        "labels(3 values).inc()",
+        "Counter",
+        "m.labels('GET', '/songs/{song_id}', '200').inc()",
+        "l_total",
+        "l",
+        LABELS,
+    ),
+    _metric_case("kept child .inc()", "Counter", "child.inc()", "k_total", "k", LABELS),
+    _metric_case(
+        "Histogram.observe() 5 buckets", "Histogram", "m.observe(0.3)", "h5", "h", buckets=HTTP_BUCKETS
+    ),
+    _metric_case("Histogram.observe() default buckets", "Histogram", "m.observe(0.3)", "hd", "h"),
+    _metric_case("Gauge.set()", "Gauge", "m.set(3.5)", "g", "g"),
+    Case(
+        "metrics",
+        "render 10k counter series + 1k histograms",
+        _render_side("ferrotel"),
+        _render_side("prometheus_client"),
+        number=3,
+    ),
+]
+
+
+def time_side(side: Side, number: int, repeat: int) -> float:
+    """Best of ``repeat`` timings of ``number`` runs of the statement, in ns per run."""
+    namespace = side.setup()
+    timer = timeit.Timer(side.stmt, globals=namespace)
+    timer.timeit(max(1, number // 10))
+    return min(timer.repeat(repeat=repeat, number=number)) / number * 1e9
+
+
+@dataclass(frozen=True)
+class Row:
+    case: Case
+    ferrotel_ns: float
+    anchor_ns: float
+
+    @property
+    def ratio(self) -> float:
+        return self.anchor_ns / self.ferrotel_ns
+
+
+def run(cases: list[Case], repeat: int = 7) -> list[Row]:
+    rows = []
+    for case in cases:
+        # Interleave the two sides so drift on a shared machine hits both alike.
+        f_times, a_times = [], []
+        for _ in range(repeat):
+            f_times.append(time_side(case.ferrotel, case.number, 1))
+            a_times.append(time_side(case.anchor, case.number, 1))
+        rows.append(Row(case, min(f_times), min(a_times)))
+    return rows
+
+
+def _fmt_ns(ns: float) -> str:
+    return f"{ns / 1e6:,.2f} ms" if ns >= 1e6 else f"{ns:,.1f} ns"
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| signal | operation | ferrotel | anchor | anchor library | ratio |",
+        "| --- | --- | ---: | ---: | --- | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.case.signal} | {r.case.name} | {_fmt_ns(r.ferrotel_ns)} | {_fmt_ns(r.anchor_ns)} "
+            f"| {r.case.anchor.library} | {r.ratio:.1f}× |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import os
+
+    return (
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ferrotel bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--signal", choices=sorted({c.signal for c in CASES}), help="only this signal")
+    args = parser.parse_args(argv)
+    cases = [c for c in CASES if args.signal in (None, c.signal)]
+    rows = run(cases, repeat=3 if args.quick else 7)
+    print(f"ferrotel overhead benchmark — {machine()}")
+    print("best of interleaved repeats, ns per operation; ratio = anchor / ferrotel\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

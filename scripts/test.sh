@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, builds ferrotel (release), and runs every check:
+# rustfmt, clippy, cargo test, ruff, mypy, the pytest suite, and a smoke run of the benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+# A real Prometheus, promtool and Pushgateway from Debian, for the integration tests.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
+    || ! command -v prometheus-pushgateway >/dev/null; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
+        prometheus prometheus-pushgateway
+fi
+
+# Test dependencies, and ferrotel itself built by maturin in release mode.
+"$PYTHON" -m pip install -q -e ".[test]"
+
+echo "== cargo fmt / clippy / test"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test -q
+
+echo "== ruff / mypy"
+"$PYTHON" -m ruff check python tests benches
+"$PYTHON" -m ruff format --check python tests benches
+"$PYTHON" -m mypy python/ferrotel
+
+echo "== benchmarks (each case once, as a smoke test; timings come from 'python -m ferrotel bench')"
+"$PYTHON" -m pytest benches -q -p no:cacheprovider --benchmark-disable
+
+echo "== pytest"
+"$PYTHON" -m pytest tests

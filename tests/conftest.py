@@ -1,0 +1,59 @@
+"""Shared fixtures: external Prometheus binaries and free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Callable
+
+import pytest
+
+import ferrotel
+
+LOOPBACK = "127.0.0.1"
+
+
+def server_binary(name: str) -> str:
+    """The path of an external binary (``promtool``, ``prometheus``, ``prometheus-pushgateway``).
+
+    When it is not on ``PATH`` the calling test is skipped, except in CI (``CI`` set in the
+    environment), where a missing binary is a broken test environment and the test fails.
+    """
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    message = (
+        f"the {name!r} binary is not on PATH; install it (Debian/Ubuntu: apt-get install "
+        f"{'prometheus' if name == 'promtool' else name}) to run this test"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(name="server_binary", scope="session")
+def server_binary_fixture() -> Callable[[str], str]:
+    """``server_binary("promtool")`` -> path, skipping (or failing under CI) when it is missing."""
+    return server_binary
+
+
+def find_free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    return find_free_port()
+
+
+@pytest.fixture
+def registry() -> ferrotel.Registry:
+    """A fresh, empty ferrotel registry (never the process-wide default REGISTRY)."""
+    return ferrotel.Registry()
