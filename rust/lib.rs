@@ -19,6 +19,8 @@ mod _core {
     #[pymodule_export]
     use super::_debug_panic;
     #[pymodule_export]
+    use crate::export::lifecycle::{_after_fork_in_child, _after_fork_in_parent, _before_fork, flush, shutdown};
+    #[pymodule_export]
     use crate::export::server::{start_http_server, MetricsServer};
     #[pymodule_export]
     use crate::metrics::counter::PyCounter;

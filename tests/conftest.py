@@ -7,9 +7,8 @@ import shutil
 import socket
 from collections.abc import Callable
 
-import pytest
-
 import ferrotel
+import pytest
 
 LOOPBACK = "127.0.0.1"
 
@@ -51,6 +50,12 @@ def find_free_port() -> int:
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     return find_free_port()
+
+
+@pytest.fixture(scope="session")
+def free_port_factory() -> Callable[[], int]:
+    """``free_port_factory()`` -> a free loopback port, for fixtures wider than one test."""
+    return find_free_port
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ import asyncio
 import math
 import time
 
+import ferrotel
 import prometheus_client
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
-
-import ferrotel
 
 OVERFLOW = "__ferrotel_overflow__"
 
@@ -348,12 +347,27 @@ def test_histogram_labelled(registry):
     assert registry.get_sample_value("latency_seconds_count", {"route": "/b"}) == 1.0
 
 
-def test_histogram_nan_keeps_inf_bucket_equal_to_count(registry):
+def _nan_drops() -> float:
+    labels = {"signal": "metrics", "reason": "nan_value"}
+    return ferrotel.REGISTRY.get_sample_value("ferrotel_dropped_total", labels) or 0.0
+
+
+def test_nan_observations_are_dropped_and_counted(registry):
+    """A NaN sum would make every later OpenMetrics exposition invalid, so NaN is counted, not kept."""
     h = ferrotel.Histogram("x", "X", buckets=(1,), registry=registry)
+    s = ferrotel.Summary("y", "Y", registry=registry)
+    c = ferrotel.Counter("z", "Z", registry=registry)
+    before = _nan_drops()
     h.observe(float("nan"))
+    s.observe(float("nan"))
+    c.inc(float("nan"))
     h.observe(0.5)
-    assert registry.get_sample_value("x_count") == 2.0
-    assert registry.get_sample_value("x_bucket", {"le": "+Inf"}) == 2.0
+    assert _nan_drops() == before + 3
+    assert registry.get_sample_value("x_count") == 1.0
+    assert registry.get_sample_value("x_sum") == 0.5
+    assert registry.get_sample_value("x_bucket", {"le": "+Inf"}) == 1.0
+    assert registry.get_sample_value("y_count") == 0.0
+    assert registry.get_sample_value("z_total") == 0.0
 
 
 def test_histogram_time_context_manager(registry):
@@ -541,7 +555,9 @@ def test_info_cannot_have_a_unit(registry):
 
 
 def test_enum(registry):
-    e = ferrotel.Enum("task_state", "Task state", states=["starting", "running", "stopped"], registry=registry)
+    e = ferrotel.Enum(
+        "task_state", "Task state", states=["starting", "running", "stopped"], registry=registry
+    )
     # the first state is current until set
     assert registry.get_sample_value("task_state", {"task_state": "starting"}) == 1.0
     assert registry.get_sample_value("task_state", {"task_state": "running"}) == 0.0
@@ -738,7 +754,9 @@ def test_metrics_collector_record_request(registry):
     labels = {"method": "GET", "path": "/songs/{song_id}", "status": "200"}
     assert registry.get_sample_value("http_requests_total", labels) == 2.0
     assert (
-        registry.get_sample_value("http_requests_total", {"method": "POST", "path": "/songs", "status": "201"})
+        registry.get_sample_value(
+            "http_requests_total", {"method": "POST", "path": "/songs", "status": "201"}
+        )
         == 1.0
     )
     bucket = lambda le: registry.get_sample_value("http_request_duration_seconds_bucket", {"le": le})  # noqa: E731

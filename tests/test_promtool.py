@@ -45,7 +45,10 @@ def well_named_registry(registry: ferrotel.Registry) -> ferrotel.Registry:
         {"version": "1.2.3", "revision": "abc123"}
     )
     state = ferrotel.Enum(
-        "app_lifecycle_state", "Lifecycle state.", states=["starting", "running", "stopping"], registry=registry
+        "app_lifecycle_state",
+        "Lifecycle state.",
+        states=["starting", "running", "stopping"],
+        registry=registry,
     )
     state.state("running")
     return registry

@@ -11,6 +11,10 @@ Metrics keep prometheus_client's API, so moving over is an import change::
 
 from __future__ import annotations
 
+import atexit
+import os
+
+from . import _core
 from ._core import (
     DEFAULT_BUCKETS,
     REGISTRY,
@@ -23,14 +27,25 @@ from ._core import (
     PanicException,
     Registry,
     Summary,
+    flush,
     generate_latest,
     generate_openmetrics,
+    shutdown,
     start_http_server,
 )
 from .exposition import CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, make_asgi_app, make_wsgi_app
 from .metrics import MetricsCollector
 
 CollectorRegistry = Registry
+
+# Exporter threads do not survive fork(): the child starts its own and leaves the parent's
+# buffered telemetry to the parent. Whatever is buffered at exit is flushed.
+os.register_at_fork(
+    before=_core._before_fork,
+    after_in_parent=_core._after_fork_in_parent,
+    after_in_child=_core._after_fork_in_child,
+)
+atexit.register(_core.shutdown, 5.0)
 
 __version__ = "0.1.0"
 
@@ -50,9 +65,11 @@ __all__ = [
     "PanicException",
     "Registry",
     "Summary",
+    "flush",
     "generate_latest",
     "generate_openmetrics",
     "make_asgi_app",
     "make_wsgi_app",
+    "shutdown",
     "start_http_server",
 ]

@@ -1,1 +1,4 @@
+pub mod http;
+pub mod lifecycle;
 pub mod server;
+pub mod worker;

@@ -12,7 +12,8 @@ use crate::metrics::registry::{default_registry, PyRegistry, RegistryCore};
 
 #[pyclass(frozen, name = "MetricsServer", module = "ferrotel._core")]
 pub struct MetricsServer {
-    server: Arc<tiny_http::Server>,
+    /// Taken at shutdown, so the listening socket closes when the serving thread has ended.
+    server: Mutex<Option<Arc<tiny_http::Server>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     #[pyo3(get)]
     port: u16,
@@ -84,7 +85,7 @@ pub fn start_http_server(
         })
         .map_err(|e| PyOSError::new_err(format!("cannot start the metrics server thread: {e}")))?;
     Ok(MetricsServer {
-        server,
+        server: Mutex::new(Some(server)),
         thread: Mutex::new(Some(thread)),
         port,
         addr: addr.to_string(),
@@ -95,13 +96,17 @@ pub fn start_http_server(
 impl MetricsServer {
     /// Stops serving and waits for the server thread to end.
     fn shutdown(&self, py: Python<'_>) {
-        self.server.unblock();
+        let server = self.server.lock().take();
         let thread = self.thread.lock().take();
+        if let Some(server) = &server {
+            server.unblock();
+        }
         if let Some(thread) = thread {
             py.detach(|| {
                 let _ = thread.join();
             });
         }
+        drop(server);
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {

@@ -12,6 +12,7 @@ use super::exposition::{Exemplar, FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
+use super::selfmetrics;
 use super::timer::ExceptionCounter;
 use super::value::AtomicF64;
 
@@ -102,6 +103,10 @@ impl PyCounter {
             None => 1.0,
             Some(a) => number(a, &self.family.desc.name)?,
         };
+        if amount.is_nan() {
+            selfmetrics::record_drop("metrics", "nan_value");
+            return Ok(());
+        }
         if amount < 0.0 {
             return Err(PyValueError::new_err(format!(
                 "counter {:?} can only increase: amount {amount} is negative",

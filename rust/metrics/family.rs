@@ -84,7 +84,7 @@ pub struct Family<C: Core> {
     pub config: C::Config,
     children: Mutex<ChildMap<C>>,
     limit: usize,
-    overflow: OnceLock<Arc<Child<C>>>,
+    overflow: Mutex<Option<Arc<Child<C>>>>,
 }
 
 impl<C: Core> Family<C> {
@@ -95,7 +95,7 @@ impl<C: Core> Family<C> {
             config,
             children,
             limit: limit.max(1),
-            overflow: OnceLock::new(),
+            overflow: Mutex::new(None),
         };
         if family.desc.labelnames.is_empty() {
             family.children.lock().insert(
@@ -126,7 +126,8 @@ impl<C: Core> Family<C> {
 
     fn overflow_child(&self) -> Arc<Child<C>> {
         self.overflow
-            .get_or_init(|| {
+            .lock()
+            .get_or_insert_with(|| {
                 let values = self
                     .desc
                     .labelnames
@@ -157,12 +158,14 @@ impl<C: Core> Family<C> {
         if self.desc.labelnames.is_empty() {
             return Vec::new();
         }
-        children.drain(..).map(|(_, c)| c).collect()
+        let mut removed: Vec<_> = children.drain(..).map(|(_, c)| c).collect();
+        removed.extend(self.overflow.lock().take());
+        removed
     }
 
     pub fn children(&self) -> Vec<Arc<Child<C>>> {
         let mut all: Vec<_> = self.children.lock().values().cloned().collect();
-        all.extend(self.overflow.get().cloned());
+        all.extend(self.overflow.lock().clone());
         all
     }
 
@@ -194,23 +197,23 @@ impl<C: Core> Family<C> {
             ))),
             Some(kwargs) => {
                 if kwargs.len() != names.len() {
-                    return Err(self.wrong_labels(&kwargs.keys().to_string()));
+                    return Err(self.wrong_labels(&kwargs.repr()?.to_string()));
                 }
                 let mut values = Vec::with_capacity(names.len());
                 for name in names.iter() {
                     match kwargs.get_item(name)? {
                         Some(value) => values.push(Cow::Owned(label_value(&value, name)?.into_owned())),
-                        None => return Err(self.wrong_labels(&kwargs.keys().to_string())),
+                        None => return Err(self.wrong_labels(&kwargs.repr()?.to_string())),
                     }
                 }
                 Ok(values)
             }
             None => {
-                let args = args.as_slice();
                 if args.len() != names.len() {
-                    return Err(self.wrong_labels(&format!("{} values", args.len())));
+                    return Err(self.wrong_labels(&args.repr()?.to_string()));
                 }
-                args.iter()
+                args.as_slice()
+                    .iter()
                     .zip(names.iter())
                     .map(|(value, name)| label_value(value, name))
                     .collect()
@@ -220,7 +223,7 @@ impl<C: Core> Family<C> {
 
     fn wrong_labels(&self, given: &str) -> PyErr {
         PyValueError::new_err(format!(
-            "metric {:?} expects label values for {:?}, got {given}",
+            "metric {:?} expects values for the labels {:?}, got {given}",
             self.desc.name, self.desc.labelnames
         ))
     }

@@ -14,6 +14,7 @@ use super::exposition::{float_string, Exemplar, FamilyDesc, Kind, Sample, Sample
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
+use super::selfmetrics;
 use super::timer::{Timer, TimerTarget};
 use super::value::AtomicF64;
 
@@ -79,9 +80,7 @@ pub struct HistogramCore {
 impl HistogramCore {
     #[inline]
     fn bucket(&self, value: f64) -> usize {
-        let i = self.bounds.partition_point(|b| *b < value);
-        // NaN compares false everywhere; it lands in +Inf so the count stays whole.
-        i.min(self.bounds.len() - 1)
+        self.bounds.partition_point(|b| *b < value)
     }
 
     #[inline]
@@ -193,6 +192,11 @@ impl PyHistogram {
     fn observe(&self, amount: &Bound<'_, PyAny>, exemplar: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
         let core = self.cell()?;
         let value = number(amount, &self.family.desc.name)?;
+        if value.is_nan() {
+            // A NaN sum would make every later exposition invalid OpenMetrics.
+            selfmetrics::record_drop("metrics", "nan_value");
+            return Ok(());
+        }
         let bucket = core.observe(value);
         if let Some(labels) = exemplar {
             *core.exemplars[bucket].lock() = Some(super::declare::exemplar(labels, value)?);

@@ -165,15 +165,15 @@ macro_rules! metric_common_methods {
             /// Removes one label set.
             #[pyo3(signature = (*values))]
             fn remove(&self, values: &pyo3::Bound<'_, pyo3::types::PyTuple>) -> pyo3::PyResult<()> {
-                let values = $crate::metrics::declare::positional_values(values.as_slice())?;
                 if values.len() != self.family.desc.labelnames.len() {
                     return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                        "metric {:?}: remove() takes {} label values, got {}",
+                        "metric {:?}: remove() takes values for the labels {:?}, got {}",
                         self.family.desc.name,
-                        self.family.desc.labelnames.len(),
-                        values.len()
+                        self.family.desc.labelnames,
+                        values.repr()?
                     )));
                 }
+                let values = $crate::metrics::declare::positional_values(values.as_slice())?;
                 drop(self.family.remove(&values));
                 Ok(())
             }

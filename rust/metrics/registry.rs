@@ -450,7 +450,10 @@ impl PyRegistry {
     /// A registered metric by name, as the guide's `metrics.counter('x')` finds it.
     #[pyo3(signature = (name, kind=None))]
     fn get<'py>(&self, py: Python<'py>, name: &str, kind: Option<&str>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let stripped = name.strip_suffix("_total").unwrap_or(name);
+        let stripped = name
+            .strip_suffix("_total")
+            .or_else(|| name.strip_suffix("_info"))
+            .unwrap_or(name);
         let prefix = &self.core.prefix;
         let candidates = [
             name.to_string(),

@@ -11,6 +11,7 @@ use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
+use super::selfmetrics;
 use super::timer::{Timer, TimerTarget};
 use super::value::AtomicF64;
 
@@ -93,7 +94,12 @@ impl PySummary {
 
     fn observe(&self, amount: &Bound<'_, PyAny>) -> PyResult<()> {
         let core = self.cell()?;
-        core.observe(number(amount, &self.family.desc.name)?);
+        let value = number(amount, &self.family.desc.name)?;
+        if value.is_nan() {
+            selfmetrics::record_drop("metrics", "nan_value");
+            return Ok(());
+        }
+        core.observe(value);
         Ok(())
     }
 

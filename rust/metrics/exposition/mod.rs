@@ -95,16 +95,76 @@ pub trait SampleSink {
     fn sample(&mut self, desc: &FamilyDesc, sample: &Sample<'_>);
 }
 
-/// Go's float formatting as Prometheus expects it: `+Inf`, `-Inf`, `NaN`, else shortest round-trip.
+/// prometheus_client's `floatToGoString`, byte for byte, so series and `le` labels read the same
+/// after moving over: Python's `repr`, with Go's exponent form for positives of 1e6 and above.
 pub fn format_float(value: f64, out: &mut Vec<u8>) {
     if value.is_nan() {
         out.extend_from_slice(b"NaN");
     } else if value.is_infinite() {
         out.extend_from_slice(if value > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else if value.fract() == 0.0 && value.abs() < 1e6 {
+        // The common case (counts): an integer and ".0".
+        let mut buf = itoa_buffer(value as i64);
+        buf.extend_from_slice(b".0");
+        out.extend_from_slice(&buf);
     } else {
-        let mut buf = ryu::Buffer::new();
-        out.extend_from_slice(buf.format_finite(value).as_bytes());
+        let repr = python_repr(value);
+        match repr.find('.') {
+            Some(dot) if value > 0.0 && dot > 6 => {
+                let digits = format!("{}.{}{}", &repr[..1], &repr[1..dot], &repr[dot + 1..]);
+                let mantissa = digits.trim_end_matches(['0', '.']);
+                out.extend_from_slice(format!("{mantissa}e+0{}", dot - 1).as_bytes());
+            }
+            _ => out.extend_from_slice(repr.as_bytes()),
+        }
     }
+}
+
+/// Timestamps as prometheus_client writes them in OpenMetrics: Python's `str(float)`.
+pub fn format_timestamp(seconds: f64, out: &mut Vec<u8>) {
+    if seconds.is_finite() {
+        out.extend_from_slice(python_repr(seconds).as_bytes());
+    } else {
+        format_float(seconds, out);
+    }
+}
+
+fn itoa_buffer(value: i64) -> Vec<u8> {
+    value.to_string().into_bytes()
+}
+
+/// Python's `repr(float)`: the shortest round-trip digits, fixed notation for exponents from -4
+/// to 15, else `d.ddde±XX`.
+fn python_repr(value: f64) -> String {
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let body = if (-4..16).contains(&exponent) {
+        if exponent >= 0 {
+            let whole = exponent as usize + 1;
+            if digits.len() <= whole {
+                format!("{digits}{}.0", "0".repeat(whole - digits.len()))
+            } else {
+                format!("{}.{}", &digits[..whole], &digits[whole..])
+            }
+        } else {
+            format!("0.{}{digits}", "0".repeat((-exponent - 1) as usize))
+        }
+    } else {
+        let rest = if digits.len() > 1 {
+            format!(".{}", &digits[1..])
+        } else {
+            String::new()
+        };
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}{rest}e{exp_sign}{:02}", &digits[..1], exponent.abs())
+    };
+    format!("{sign}{body}")
 }
 
 pub fn float_string(value: f64) -> String {
@@ -124,6 +184,22 @@ mod tests {
         assert_eq!(float_string(f64::INFINITY), "+Inf");
         assert_eq!(float_string(f64::NEG_INFINITY), "-Inf");
         assert_eq!(float_string(f64::NAN), "NaN");
-        assert_eq!(float_string(1e-7).parse::<f64>().unwrap(), 1e-7);
+        // prometheus_client's floatToGoString for the same values:
+        for (value, expected) in [
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (2.5e7, "2.5e+07"),
+            (123456789.0, "1.23456789e+08"),
+            (1e6, "1e+06"),
+            (999999.5, "999999.5"),
+            (1e16, "1e+16"),
+            (-1e16, "-1e+16"),
+            (-2.5e7, "-25000000.0"),
+            (0.0, "0.0"),
+            (-3.0, "-3.0"),
+            (1.5e-300, "1.5e-300"),
+        ] {
+            assert_eq!(float_string(value), expected, "{value}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Prometheus text 0.0.4 and OpenMetrics 1.0 rendering into one growing buffer.
 
-use super::{format_float, FamilyDesc, Kind, Sample, SampleSink};
+use super::{format_float, format_timestamp, FamilyDesc, Kind, Sample, SampleSink};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -152,7 +152,7 @@ impl SampleSink for TextSink<'_> {
                 self.out
                     .extend_from_slice(format!("{}", (ts * 1000.0).round() as i64).as_bytes());
             } else {
-                format_float(ts, &mut self.out);
+                format_timestamp(ts, &mut self.out);
             }
         }
         if let (false, Some(exemplar)) = (text, sample.exemplar) {
@@ -167,7 +167,7 @@ impl SampleSink for TextSink<'_> {
             format_float(exemplar.value, &mut self.out);
             if let Some(ts) = exemplar.timestamp {
                 self.out.push(b' ');
-                format_float(ts, &mut self.out);
+                format_timestamp(ts, &mut self.out);
             }
         }
         self.out.push(b'\n');

@@ -1,0 +1,361 @@
+"""A real Prometheus scrapes ferrotel, and the values recorded come back from its query API.
+
+Two scrape jobs point at the same ferrotel registry:
+
+* ``ferrotel_openmetrics``: ferrotel's own ``start_http_server`` endpoint. Prometheus asks for
+  OpenMetrics and gzip, so this is the OpenMetrics path (with exemplars, kept by Prometheus's
+  exemplar storage).
+* ``ferrotel_text``: ``make_wsgi_app`` behind a wsgiref server, with the ``Accept`` header
+  dropped, so Prometheus gets (gzipped) text 0.0.4.
+
+Everything listens on 127.0.0.1 only. Prometheus is always terminated (then killed if need be).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import ferrotel
+import pytest
+
+JOBS = ("ferrotel_openmetrics", "ferrotel_text")
+STARTUP_TIMEOUT = 60.0
+POLL_TIMEOUT = 60.0  # shared by all the tests of the module, counted from Prometheus being ready
+MIN_POLL = 5.0  # but every test polls for at least this long (a few scrapes)
+POLL_INTERVAL = 0.5
+HTTP_TIMEOUT = 5.0
+
+ODD_PATH = 'odd "path" \\ with\nnewline ü'
+
+# What is recorded, and so what Prometheus must report.
+REQUESTS = {("GET", "/"): 3.0, ("POST", "/upload"): 1.5, ("GET", ODD_PATH): 2.0}
+IN_FLIGHT = 7.25
+LATENCY_BUCKETS = (0.1, 1.0, 10.0)
+LATENCIES = (0.05, 0.5, 0.5, 5.0, 50.0)
+PAYLOAD = (100.0, 28.0)
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base signature
+        pass
+
+
+@dataclass
+class Scraped:
+    base_url: str
+    log_path: Path
+    process: subprocess.Popen[bytes]
+    deadline: float = 0.0  # time.monotonic() after which polling gives up
+    recorded: tuple[float, float] = (0.0, 0.0)  # time.time() before and after recording
+
+    def poll_deadline(self) -> float:
+        return max(self.deadline, time.monotonic() + MIN_POLL)
+
+    def api(self, path: str, **params: str) -> Any:
+        url = f"{self.base_url}{path}?{urllib.parse.urlencode(params)}"
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as response:
+            payload = json.loads(response.read())
+        assert payload["status"] == "success", payload
+        return payload["data"]
+
+    def query(self, promql: str) -> dict[frozenset[tuple[str, str]], float]:
+        """An instant vector as ``{labels without __name__/job/instance: value}``."""
+        data = self.api("/api/v1/query", query=promql)
+        assert data["resultType"] == "vector", data
+        out: dict[frozenset[tuple[str, str]], float] = {}
+        for series in data["result"]:
+            labels = {k: v for k, v in series["metric"].items() if k not in ("__name__", "job", "instance")}
+            out[frozenset(labels.items())] = float(series["value"][1])
+        return out
+
+    def targets(self) -> Any:
+        return self.api("/api/v1/targets")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+
+def record(registry: ferrotel.Registry) -> None:
+    requests = ferrotel.Counter("app_requests_total", "Requests.", ["method", "path"], registry=registry)
+    for (method, path), amount in REQUESTS.items():
+        exemplar = {"trace_id": f"trace-{method}"} if path == "/" else None
+        requests.labels(method, path).inc(amount, exemplar=exemplar)
+    ferrotel.Gauge("app_in_flight", "In flight.", registry=registry).set(IN_FLIGHT)
+    latency = ferrotel.Histogram(
+        "app_latency_seconds", "Latency.", ["route"], buckets=LATENCY_BUCKETS, registry=registry
+    )
+    for v in LATENCIES:
+        latency.labels("/api").observe(v)
+    payload = ferrotel.Summary("app_payload_bytes", "Payload.", registry=registry)
+    for v in PAYLOAD:
+        payload.observe(v)
+    ferrotel.Info("app_build", "Build.", registry=registry).info({"version": "1.2.3"})
+    ferrotel.Enum("app_state", "State.", states=["starting", "running"], registry=registry).state("running")
+
+
+def text_only_app(registry: ferrotel.Registry) -> Callable[..., Any]:
+    inner = ferrotel.make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ.pop("HTTP_ACCEPT", None)  # force the 0.0.4 text format
+        return inner(environ, start_response)
+
+    return app
+
+
+def wait_until(check: Callable[[], tuple[bool, Any]], deadline: float, what: str) -> Any:
+    """Calls ``check`` until it says done or ``deadline`` (monotonic) passes; returns its last result."""
+    start = time.monotonic()
+    last: Any = None
+    while True:
+        try:
+            done, last = check()
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+            done, last = False, exc
+        if done:
+            return last
+        if time.monotonic() > deadline:
+            waited = time.monotonic() - start
+            pytest.fail(f"gave up after {waited:.0f}s waiting for {what}; last seen: {last!r}")
+        time.sleep(POLL_INTERVAL)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def scraped(
+    server_binary: Callable[[str], str],
+    free_port_factory: Callable[[], int],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Scraped]:
+    prometheus = server_binary("prometheus")
+    workdir = tmp_path_factory.mktemp("prometheus")
+
+    registry = ferrotel.Registry()
+    before = time.time()
+    record(registry)
+    recorded = (before, time.time())
+    metrics_server = ferrotel.start_http_server(0, addr="127.0.0.1", registry=registry)
+    wsgi: WSGIServer | None = None
+    wsgi_thread: threading.Thread | None = None
+    process: subprocess.Popen[bytes] | None = None
+    log_file = None
+    try:
+        wsgi = make_server("127.0.0.1", 0, text_only_app(registry), handler_class=QuietHandler)
+        wsgi_thread = threading.Thread(target=wsgi.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        wsgi_thread.start()
+
+        targets = {
+            "ferrotel_openmetrics": f"127.0.0.1:{metrics_server.port}",
+            "ferrotel_text": f"127.0.0.1:{wsgi.server_address[1]}",
+        }
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+            "scrape_configs": [
+                {"job_name": job, "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}
+                for job, target in targets.items()
+            ],
+        }
+        config_path = workdir / "prometheus.yml"
+        config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        port = free_port_factory()
+        log_path = workdir / "prometheus.log"
+        log_file = log_path.open("wb")
+        process = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--enable-feature=exemplar-storage",
+                "--log.level=info",
+            ],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        result = Scraped(
+            base_url=f"http://127.0.0.1:{port}", log_path=log_path, process=process, recorded=recorded
+        )
+
+        def ready() -> tuple[bool, Any]:
+            if process is not None and process.poll() is not None:
+                pytest.fail(f"prometheus exited with {process.returncode}:\n{result.log()}")
+            with urllib.request.urlopen(f"{result.base_url}/-/ready", timeout=HTTP_TIMEOUT) as response:
+                return response.status == 200, response.status
+
+        wait_until(ready, time.monotonic() + STARTUP_TIMEOUT, "prometheus to be ready")
+        result.deadline = time.monotonic() + POLL_TIMEOUT
+
+        def scraped_once() -> tuple[bool, Any]:
+            up = result.api("/api/v1/query", query="up")["result"]
+            return {series["metric"]["job"] for series in up} == set(JOBS), up
+
+        # Both targets scraped at least once (whether successfully is for the tests to say).
+        wait_until(scraped_once, result.poll_deadline(), "both targets to be scraped")
+        yield result
+    finally:
+        if process is not None:
+            stop(process)
+        if log_file is not None:
+            log_file.close()
+        if wsgi is not None:
+            wsgi.shutdown()
+            wsgi.server_close()
+        if wsgi_thread is not None:
+            wsgi_thread.join(timeout=10)
+        metrics_server.shutdown()
+
+
+def wait_for_query(
+    scraped: Scraped, promql: str, expected: dict[frozenset[tuple[str, str]], float]
+) -> dict[frozenset[tuple[str, str]], float]:
+    """Polls until the query answers exactly ``expected`` (values compared with a tolerance)."""
+
+    def check() -> tuple[bool, Any]:
+        got = scraped.query(promql)
+        same = set(got) == set(expected) and all(
+            math.isclose(got[k], v, rel_tol=1e-9, abs_tol=1e-12) for k, v in expected.items()
+        )
+        return same, got
+
+    try:
+        return wait_until(check, scraped.poll_deadline(), f"{promql} == {expected}")  # type: ignore[no-any-return]
+    except pytest.fail.Exception:
+        # Say why, if the scrape itself is failing.
+        health = [
+            (t["labels"].get("job"), t["health"], t["lastError"])
+            for t in scraped.targets().get("activeTargets", [])
+        ]
+        pytest.fail(
+            f"{promql}: expected {expected}, last answer {scraped.query(promql)}; targets: {health}",
+            pytrace=False,
+        )
+
+
+def labels(**kw: str) -> frozenset[tuple[str, str]]:
+    return frozenset(kw.items())
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_targets_are_up(scraped: Scraped, job: str) -> None:
+    wait_for_query(scraped, f'up{{job="{job}"}}', {labels(): 1.0})
+    targets = [t for t in scraped.targets()["activeTargets"] if t["labels"]["job"] == job]
+    assert len(targets) == 1
+    assert targets[0]["health"] == "up", targets[0]
+    assert targets[0]["lastError"] == ""
+    assert targets[0]["scrapeUrl"].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_counter_with_labels(scraped: Scraped, job: str) -> None:
+    expected = {labels(method=m, path=p): v for (m, p), v in REQUESTS.items()}
+    wait_for_query(scraped, f'app_requests_total{{job="{job}"}}', expected)
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_gauge(scraped: Scraped, job: str) -> None:
+    wait_for_query(scraped, f'app_in_flight{{job="{job}"}}', {labels(): IN_FLIGHT})
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_histogram(scraped: Scraped, job: str) -> None:
+    route = labels(route="/api")
+    wait_for_query(scraped, f'app_latency_seconds_count{{job="{job}"}}', {route: float(len(LATENCIES))})
+    wait_for_query(scraped, f'app_latency_seconds_sum{{job="{job}"}}', {route: sum(LATENCIES)})
+    got = wait_until(
+        lambda: (len(found := scraped.query(f'app_latency_seconds_bucket{{job="{job}"}}')) == 4, found),
+        scraped.poll_deadline(),
+        "four latency buckets",
+    )
+    by_bound = {float(dict(k)["le"]): v for k, v in got.items()}
+    assert {k - {("le", dict(k)["le"])} for k in got} == {route}
+    expected = {b: float(sum(1 for v in LATENCIES if v <= b)) for b in (*LATENCY_BUCKETS, math.inf)}
+    assert by_bound == expected
+    # A PromQL computation over the buckets works: the median falls in the (0.1, 1] bucket.
+    median = wait_until(
+        lambda: (
+            len(found := scraped.query(f'histogram_quantile(0.5, app_latency_seconds_bucket{{job="{job}"}})'))
+            == 1,
+            found,
+        ),
+        scraped.poll_deadline(),
+        "the median",
+    )
+    (value,) = median.values()
+    assert 0.1 < value <= 1.0
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_summary_info_enum(scraped: Scraped, job: str) -> None:
+    wait_for_query(scraped, f'app_payload_bytes_count{{job="{job}"}}', {labels(): float(len(PAYLOAD))})
+    wait_for_query(scraped, f'app_payload_bytes_sum{{job="{job}"}}', {labels(): sum(PAYLOAD)})
+    wait_for_query(scraped, f'app_build_info{{job="{job}"}}', {labels(version="1.2.3"): 1.0})
+    wait_for_query(
+        scraped,
+        f'app_state{{job="{job}"}}',
+        {labels(app_state="starting"): 0.0, labels(app_state="running"): 1.0},
+    )
+
+
+def test_exemplars_reach_prometheus(scraped: Scraped) -> None:
+    """Exemplars travel in OpenMetrics only; Prometheus's exemplar storage keeps them."""
+    job = "ferrotel_openmetrics"
+    wait_for_query(
+        scraped,
+        f'app_requests_total{{job="{job}",path="/"}}',
+        {
+            labels(method="GET", path="/"): 3.0,
+        },
+    )
+
+    def check() -> tuple[bool, Any]:
+        now = time.time()
+        data = scraped.api(
+            "/api/v1/query_exemplars",
+            query=f'app_requests_total{{job="{job}"}}',
+            start=str(now - 3600),
+            end=str(now + 60),
+        )
+        found = {
+            (series["seriesLabels"].get("method"), series["seriesLabels"].get("path")): [
+                (e["labels"], float(e["value"]), float(e["timestamp"])) for e in series["exemplars"]
+            ]
+            for series in data
+        }
+        return bool(found.get(("GET", "/"))), found
+
+    found = wait_until(check, scraped.poll_deadline(), "the counter's exemplar")
+    assert set(found) == {("GET", "/")}, found
+    assert {(json.dumps(lbls, sort_keys=True), v) for lbls, v, _ in found[("GET", "/")]} == {
+        (json.dumps({"trace_id": "trace-GET"}), 3.0)
+    }
+    # The exemplar keeps the time it was recorded at (not the scrape's), as Prometheus read it.
+    before, after = scraped.recorded
+    for _, _, timestamp in found[("GET", "/")]:
+        assert before - 1 <= timestamp <= after + 1
