@@ -224,12 +224,14 @@ def scraped(
             stop(process)
         if log_file is not None:
             log_file.close()
-        if wsgi is not None:
-            wsgi.shutdown()
-            wsgi.server_close()
-        if wsgi_thread is not None:
-            wsgi_thread.join(timeout=10)
-        metrics_server.shutdown()
+        try:
+            if wsgi is not None:
+                if wsgi_thread is not None and wsgi_thread.is_alive():
+                    wsgi.shutdown()  # blocks until serve_forever returns, so only when it runs
+                    wsgi_thread.join(timeout=10)
+                wsgi.server_close()
+        finally:
+            metrics_server.shutdown()
 
 
 def wait_for_query(

@@ -250,12 +250,22 @@ fn live_workers() -> Vec<Arc<dyn Lifecycle>> {
 pub fn flush_all(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     // Every worker is asked, even after one has failed.
-    live_workers().iter().map(|w| w.flush(deadline)).filter(|ok| !ok).count() == 0
+    live_workers()
+        .iter()
+        .map(|w| w.flush(deadline))
+        .filter(|ok| !ok)
+        .count()
+        == 0
 }
 
 pub fn shutdown_all(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    live_workers().iter().map(|w| w.shutdown(deadline)).filter(|ok| !ok).count() == 0
+    live_workers()
+        .iter()
+        .map(|w| w.shutdown(deadline))
+        .filter(|ok| !ok)
+        .count()
+        == 0
 }
 
 /// Held from just before `fork()` until just after, so the child never inherits it locked.
