@@ -3,6 +3,7 @@
 
 pub mod export;
 pub mod metrics;
+pub mod traces;
 
 use pyo3::prelude::*;
 
