@@ -248,8 +248,8 @@ def test_shutdown_stops_listening(registry):
     s.shutdown()
     try:
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    except ConnectionRefusedError:
-        return
+    except (ConnectionRefusedError, ConnectionResetError):
+        return  # refused, or closed while the listener thread winds down: not hanging
     with sock:
         sock.settimeout(5)
         try:
