@@ -37,6 +37,24 @@ mod _core {
     use crate::metrics::summary::PySummary;
     #[pymodule_export]
     use crate::metrics::timer::{ExceptionCounter, InprogressTracker, Timer};
+    #[pymodule_export]
+    use crate::export::otlp::OtlpSpanExporterConfig;
+    #[pymodule_export]
+    use crate::export::span_files::{ConsoleSpanExporterConfig, FileSpanExporterConfig};
+    #[pymodule_export]
+    use crate::export::zipkin::ZipkinExporterConfig;
+    #[pymodule_export]
+    use crate::traces::configure::{_tracing_configured, configure_tracing};
+    #[pymodule_export]
+    use crate::traces::memory::InMemorySpanExporter;
+    #[pymodule_export]
+    use crate::traces::propagation::{extract, extract_baggage, inject, set_propagators};
+    #[pymodule_export]
+    use crate::traces::span::{PySpan, PySpanContext, Ready};
+    #[pymodule_export]
+    use crate::traces::tracer::{
+        _current_span_var, _reset_current_span, _set_current_span, current_span, non_recording_span, PyTracer,
+    };
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import atexit
 import os
 
-from . import _core
+from . import _core, propagation, tracing
 from ._core import (
     DEFAULT_BUCKETS,
     REGISTRY,
@@ -35,6 +35,7 @@ from ._core import (
 )
 from .exposition import CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, make_asgi_app, make_wsgi_app
 from .metrics import MetricsCollector
+from .tracing import Span, SpanContext, Tracer, current_span, get_tracer, traced
 
 CollectorRegistry = Registry
 
@@ -64,12 +65,20 @@ __all__ = [
     "MetricsServer",
     "PanicException",
     "Registry",
+    "Span",
+    "SpanContext",
     "Summary",
+    "Tracer",
+    "current_span",
     "flush",
     "generate_latest",
     "generate_openmetrics",
+    "get_tracer",
     "make_asgi_app",
     "make_wsgi_app",
     "shutdown",
     "start_http_server",
+    "traced",
+    "propagation",
+    "tracing",
 ]

@@ -43,5 +43,6 @@ pub fn _after_fork_in_parent() {
 
 #[pyfunction]
 pub fn _after_fork_in_child() {
+    crate::traces::ids::reseed_after_fork();
     worker::after_fork_in_child();
 }

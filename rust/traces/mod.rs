@@ -1,1 +1,11 @@
+pub mod attributes;
+pub mod configure;
 pub mod context;
+pub mod data;
+pub mod ids;
+pub mod memory;
+pub mod pipeline;
+pub mod propagation;
+pub mod sampler;
+pub mod span;
+pub mod tracer;

@@ -1,0 +1,103 @@
+//! `configure_tracing`: builds and installs the pipeline from the Python layer's settings.
+
+use std::sync::Arc;
+
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+use super::attributes::{read_dict, SpanLimits};
+use super::data::{Resource, SpanData};
+use super::memory::InMemorySpanExporter;
+use super::pipeline::{self, Pipeline};
+use super::sampler::Sampler;
+use crate::export::otlp::{positive_seconds, OtlpSpanExporterConfig};
+use crate::export::span_files::{ConsoleSpanExporterConfig, FileSpanExporterConfig};
+use crate::export::worker::{BatchConfig, BatchWorker, ExporterFactory};
+use crate::export::zipkin::ZipkinExporterConfig;
+
+fn factory(exporter: &Bound<'_, PyAny>) -> PyResult<Option<ExporterFactory<Arc<SpanData>>>> {
+    if let Ok(e) = exporter.cast::<OtlpSpanExporterConfig>() {
+        return Ok(Some(e.get().factory()));
+    }
+    if let Ok(e) = exporter.cast::<ZipkinExporterConfig>() {
+        return Ok(Some(e.get().factory()));
+    }
+    if let Ok(e) = exporter.cast::<FileSpanExporterConfig>() {
+        return Ok(Some(e.get().factory()));
+    }
+    if let Ok(e) = exporter.cast::<ConsoleSpanExporterConfig>() {
+        return Ok(Some(e.get().factory()));
+    }
+    if exporter.cast::<InMemorySpanExporter>().is_ok() {
+        return Ok(None);
+    }
+    Err(PyTypeError::new_err(format!("{} is not a ferrotel span exporter", exporter.repr()?)))
+}
+
+/// Installs a new tracing pipeline. The Python layer (`ferrotel.tracing.configure`) resolves
+/// defaults and environment variables and passes the result here.
+#[pyfunction]
+#[pyo3(signature = (resource, sampler="parentbased_always_on", sampler_arg=None, exporters=Vec::new(), max_queue_size=2048, max_export_batch_size=512, schedule_delay=5.0, export_timeout=30.0, max_attributes=128, max_events=128, max_links=128, max_attribute_length=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn configure_tracing(
+    resource: &Bound<'_, PyDict>,
+    sampler: &str,
+    sampler_arg: Option<f64>,
+    exporters: Vec<Bound<'_, PyAny>>,
+    max_queue_size: usize,
+    max_export_batch_size: usize,
+    schedule_delay: f64,
+    export_timeout: f64,
+    max_attributes: usize,
+    max_events: usize,
+    max_links: usize,
+    max_attribute_length: Option<usize>,
+) -> PyResult<()> {
+    if let Some(arg) = sampler_arg {
+        if !(0.0..=1.0).contains(&arg) {
+            return Err(PyValueError::new_err(format!("sampling rate {arg} is not between 0 and 1")));
+        }
+    }
+    let sampler = Sampler::from_name(sampler, sampler_arg)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown sampler {sampler:?}")))?;
+    if max_export_batch_size == 0 || max_queue_size == 0 {
+        return Err(PyValueError::new_err("max_queue_size and max_export_batch_size must be at least 1"));
+    }
+    if max_export_batch_size > max_queue_size {
+        return Err(PyValueError::new_err(format!(
+            "max_export_batch_size {max_export_batch_size} is larger than max_queue_size {max_queue_size}"
+        )));
+    }
+    let batch = BatchConfig {
+        max_queue: max_queue_size,
+        max_batch: max_export_batch_size,
+        delay: positive_seconds(schedule_delay, "schedule_delay")?,
+        export_timeout: positive_seconds(export_timeout, "export_timeout")?,
+    };
+    let limits = SpanLimits { max_attributes, max_events, max_links, max_attributes_per_event: max_attributes, max_value_length: max_attribute_length };
+    let mut attributes = Vec::new();
+    for key in resource.keys() {
+        if !key.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(format!("resource attribute name {} is not a str", key.repr()?)));
+        }
+    }
+    read_dict(resource, &mut attributes, usize::MAX, &SpanLimits::default());
+    let mut workers = Vec::new();
+    let mut stores = Vec::new();
+    for exporter in &exporters {
+        match factory(exporter)? {
+            Some(factory) => workers.push(BatchWorker::start("traces", batch.clone(), factory)),
+            None => stores.push(exporter.cast::<InMemorySpanExporter>()?.get().store.clone()),
+        }
+    }
+    pipeline::install(Pipeline { resource: Arc::new(Resource { attributes }), sampler, limits, workers, stores });
+    Ok(())
+}
+
+#[pyfunction]
+pub fn _tracing_configured() -> bool {
+    pipeline::is_configured()
+}
+

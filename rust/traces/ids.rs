@@ -1,0 +1,75 @@
+//! Trace and span ids: random, never zero, written as lower-case hex.
+
+pub fn trace_id() -> u128 {
+    loop {
+        let id = fastrand::u128(..);
+        if id != 0 {
+            return id;
+        }
+    }
+}
+
+pub fn span_id() -> u64 {
+    loop {
+        let id = fastrand::u64(..);
+        if id != 0 {
+            return id;
+        }
+    }
+}
+
+/// After `fork()` the child would otherwise repeat the parent's id sequence.
+pub fn reseed_after_fork() {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    fastrand::seed(fastrand::u64(..) ^ (nanos as u64) ^ ((std::process::id() as u64) << 32));
+}
+
+pub fn trace_hex(id: u128) -> String {
+    format!("{id:032x}")
+}
+
+pub fn span_hex(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+fn lower_hex(text: &str, len: usize) -> Option<u128> {
+    if text.len() != len || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    u128::from_str_radix(text, 16).ok()
+}
+
+/// A W3C trace id: 32 lower-case hex digits, not all zero.
+pub fn parse_trace_id(text: &str) -> Option<u128> {
+    lower_hex(text, 32).filter(|id| *id != 0)
+}
+
+/// A span id: 16 lower-case hex digits, not all zero.
+pub fn parse_span_id(text: &str) -> Option<u64> {
+    lower_hex(text, 16).map(|id| id as u64).filter(|id| *id != 0)
+}
+
+/// B3 trace ids may be 64-bit (16 digits) or 128-bit (32 digits).
+pub fn parse_b3_trace_id(text: &str) -> Option<u128> {
+    match text.len() {
+        16 => lower_hex(text, 16).filter(|id| *id != 0),
+        _ => parse_trace_id(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let id = trace_id();
+        assert_eq!(parse_trace_id(&trace_hex(id)), Some(id));
+        let sid = span_id();
+        assert_eq!(parse_span_id(&span_hex(sid)), Some(sid));
+        assert_eq!(parse_trace_id(&"0".repeat(32)), None);
+        assert_eq!(parse_trace_id(&"A".repeat(32)), None);
+        assert_eq!(parse_span_id("abc"), None);
+        assert_eq!(parse_b3_trace_id("00000000000000ff"), Some(255));
+    }
+}

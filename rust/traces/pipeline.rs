@@ -1,0 +1,70 @@
+//! The tracing pipeline: resource, sampler, limits, and where ended spans go. Installed by
+//! `configure_tracing`; every tracer reads the current one when a span starts, so tracers made
+//! at import time follow later configuration.
+
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use super::attributes::SpanLimits;
+use super::data::{AttrValue, Resource, SpanData};
+use super::sampler::Sampler;
+use crate::export::worker::BatchWorker;
+
+/// Spans kept in memory, for tests: written synchronously when a span ends.
+#[derive(Default)]
+pub struct SpanStore {
+    pub spans: Mutex<Vec<Arc<SpanData>>>,
+}
+
+pub struct Pipeline {
+    pub resource: Arc<Resource>,
+    pub sampler: Sampler,
+    pub limits: SpanLimits,
+    pub workers: Vec<Arc<BatchWorker<Arc<SpanData>>>>,
+    pub stores: Vec<Arc<SpanStore>>,
+}
+
+impl Pipeline {
+    pub fn on_end(&self, span: Arc<SpanData>) {
+        for worker in &self.workers {
+            worker.send(span.clone());
+        }
+        for store in &self.stores {
+            store.spans.lock().push(span.clone());
+        }
+    }
+}
+
+static CURRENT: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
+
+fn default_pipeline() -> Pipeline {
+    Pipeline {
+        resource: Arc::new(Resource {
+            attributes: vec![("service.name".into(), AttrValue::Str("unknown_service".into()))],
+        }),
+        sampler: Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        limits: SpanLimits::default(),
+        workers: Vec::new(),
+        stores: Vec::new(),
+    }
+}
+
+#[inline]
+pub fn current() -> Arc<Pipeline> {
+    if let Some(pipeline) = CURRENT.read().as_ref() {
+        return pipeline.clone();
+    }
+    CURRENT.write().get_or_insert_with(|| Arc::new(default_pipeline())).clone()
+}
+
+pub fn is_configured() -> bool {
+    CURRENT.read().is_some()
+}
+
+/// Installs `pipeline`; spans already started finish in the pipeline they started in, whose
+/// workers export what they hold and stop once the last of those spans has ended.
+pub fn install(pipeline: Pipeline) {
+    let previous = CURRENT.write().replace(Arc::new(pipeline));
+    drop(previous);
+}

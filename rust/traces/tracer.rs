@@ -1,0 +1,226 @@
+//! Tracers: `get_tracer(name)` returns one; `tracer.span(...)` starts a span under the current
+//! one (or `parent=`), sampled by the pipeline's sampler.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+use super::attributes;
+use super::context;
+use super::data::{now_ns, Scope, SpanKind, StatusCode};
+use super::ids;
+use super::pipeline;
+use super::span::{link_context, PySpan, Recording, SpanContext};
+
+fn parse_kind(kind: Option<&Bound<'_, PyAny>>) -> PyResult<SpanKind> {
+    let Some(kind) = kind.filter(|k| !k.is_none()) else { return Ok(SpanKind::Internal) };
+    let parsed = if let Ok(s) = kind.cast::<PyString>() {
+        SpanKind::parse(s.to_str()?)
+    } else if let Ok(name) = kind.getattr("name") {
+        // OpenTelemetry's SpanKind enum.
+        SpanKind::parse(&name.str()?.to_string())
+    } else {
+        None
+    };
+    parsed.ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "span kind {} is not one of internal, server, client, producer, consumer",
+            kind.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+fn parent_context(py: Python<'_>, parent: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SpanContext>> {
+    match parent {
+        Some(p) if !p.is_none() => Ok(Some(link_context(p)?)),
+        _ => Ok(context::current(py)
+            .and_then(|span| span.cast::<PySpan>().ok().map(|s| s.get().ctx.clone()))
+            .filter(|ctx| ctx.is_valid())),
+    }
+}
+
+#[pyclass(frozen, name = "Tracer", module = "ferrotel._core")]
+pub struct PyTracer {
+    scope: Arc<Scope>,
+}
+
+impl PyTracer {
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyString>,
+        attributes: Option<&Bound<'_, PyDict>>,
+        kind: Option<&Bound<'_, PyAny>>,
+        parent: Option<&Bound<'_, PyAny>>,
+        links: Option<&Bound<'_, PyAny>>,
+        start_time: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySpan> {
+        let kind = parse_kind(kind)?;
+        let parent = parent_context(py, parent)?;
+        let pipeline = pipeline::current();
+        let trace_id = parent.as_ref().map(|p| p.trace_id).unwrap_or_else(ids::trace_id);
+        let sampled = pipeline.sampler.should_sample(parent.as_ref(), trace_id);
+        let ctx = SpanContext {
+            trace_id,
+            span_id: ids::span_id(),
+            flags: sampled as u8,
+            trace_state: parent.as_ref().map(|p| p.trace_state.clone()).unwrap_or_default(),
+            remote: false,
+        };
+        if !sampled {
+            return Ok(PySpan::non_recording(ctx));
+        }
+        let start_ns = match start_time {
+            Some(t) if !t.is_none() => {
+                if t.is_instance_of::<pyo3::types::PyInt>() {
+                    t.extract::<u64>()?
+                } else {
+                    (t.extract::<f64>()? * 1e9) as u64
+                }
+            }
+            _ => now_ns(),
+        };
+        let mut recording = Recording {
+            name: name.to_str()?.to_owned(),
+            kind,
+            parent_span_id: parent.as_ref().map(|p| p.span_id),
+            parent_is_remote: parent.as_ref().is_some_and(|p| p.remote),
+            start_ns,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            status: StatusCode::Unset,
+            status_message: String::new(),
+            dropped_attributes: 0,
+            dropped_events: 0,
+            dropped_links: 0,
+            scope: self.scope.clone(),
+            pipeline: pipeline.clone(),
+        };
+        if let Some(attrs) = attributes {
+            let limits = &pipeline.limits;
+            recording.dropped_attributes =
+                attributes::read_dict(attrs, &mut recording.attributes, limits.max_attributes, limits);
+        }
+        let span = PySpan::new(ctx, Some(recording));
+        if let Some(links) = links.filter(|l| !l.is_none()) {
+            for link in links.try_iter()? {
+                let link = link?;
+                span.add_link_from(&link)?;
+            }
+        }
+        Ok(span)
+    }
+}
+
+#[pymethods]
+impl PyTracer {
+    #[new]
+    #[pyo3(signature = (name, version=""))]
+    fn new(name: &str, version: &str) -> Self {
+        Self { scope: Arc::new(Scope { name: name.to_string(), version: version.to_string() }) }
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        &self.scope.name
+    }
+
+    /// A span to use as `with tracer.span("name") as span:` (current inside the block, ended on
+    /// exit, an exception recorded and the status set to ERROR if one escapes).
+    #[pyo3(signature = (name, attributes=None, kind=None, parent=None, links=None, start_time=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn span(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyString>,
+        attributes: Option<&Bound<'_, PyDict>>,
+        kind: Option<&Bound<'_, PyAny>>,
+        parent: Option<&Bound<'_, PyAny>>,
+        links: Option<&Bound<'_, PyAny>>,
+        start_time: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySpan> {
+        self.start(py, name, attributes, kind, parent, links, start_time)
+    }
+
+    /// A started span that is not made current; end it with `span.end()`.
+    #[pyo3(signature = (name, attributes=None, kind=None, parent=None, links=None, start_time=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_span(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyString>,
+        attributes: Option<&Bound<'_, PyDict>>,
+        kind: Option<&Bound<'_, PyAny>>,
+        parent: Option<&Bound<'_, PyAny>>,
+        links: Option<&Bound<'_, PyAny>>,
+        start_time: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySpan> {
+        self.start(py, name, attributes, kind, parent, links, start_time)
+    }
+
+    /// The same as `span`, under OpenTelemetry's name.
+    #[pyo3(signature = (name, attributes=None, kind=None, parent=None, links=None, start_time=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_as_current_span(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyString>,
+        attributes: Option<&Bound<'_, PyDict>>,
+        kind: Option<&Bound<'_, PyAny>>,
+        parent: Option<&Bound<'_, PyAny>>,
+        links: Option<&Bound<'_, PyAny>>,
+        start_time: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySpan> {
+        self.start(py, name, attributes, kind, parent, links, start_time)
+    }
+
+    /// The guide's `tracer.trace(name, fn)`: calls (or, for a coroutine function, awaits)
+    /// `fn(span)` inside a span; an exception is recorded, sets ERROR, and is re-raised.
+    #[pyo3(signature = (name, func, attributes=None, kind=None))]
+    fn trace<'py>(
+        slf: &Bound<'py, Self>,
+        name: &Bound<'py, PyString>,
+        func: &Bound<'py, PyAny>,
+        attributes: Option<&Bound<'py, PyDict>>,
+        kind: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        slf.py().import("ferrotel.tracing")?.call_method1("_trace", (slf, name, func, attributes, kind))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Tracer {:?}>", self.scope.name)
+    }
+}
+
+/// The current span, or None outside any span.
+#[pyfunction]
+pub fn current_span(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
+    context::current(py)
+}
+
+/// Makes `span` current until the returned token is passed to `_reset_current_span`.
+#[pyfunction]
+pub fn _set_current_span<'py>(span: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    context::set(span.py(), span)
+}
+
+#[pyfunction]
+pub fn _reset_current_span(token: &Bound<'_, PyAny>) {
+    context::reset(token.py(), token);
+}
+
+/// The ContextVar that holds the current span.
+#[pyfunction]
+pub fn _current_span_var(py: Python<'_>) -> Bound<'_, PyAny> {
+    context::context_var(py)
+}
+
+/// A span that only carries `context`, to make an extracted remote context current.
+#[pyfunction]
+pub fn non_recording_span(context: &Bound<'_, PyAny>) -> PyResult<PySpan> {
+    Ok(PySpan::non_recording(link_context(context)?))
+}
