@@ -16,7 +16,8 @@ from ferrotel import bench
 
 def _loop(side: bench.Side, number: int) -> Any:
     namespace = side.setup()
-    source = f"def run():\n    for _ in range({number}):\n        {side.stmt}\n"
+    body = "\n".join("        " + line for line in side.stmt.splitlines())
+    source = f"def run():\n    for _ in range({number}):\n{body}\n"
     exec(compile(source, f"<bench {side.library}>", "exec"), namespace)
     return namespace["run"]
 

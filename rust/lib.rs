@@ -22,7 +22,13 @@ mod _core {
     #[pymodule_export]
     use crate::export::lifecycle::{_after_fork_in_child, _after_fork_in_parent, _before_fork, flush, shutdown};
     #[pymodule_export]
+    use crate::export::otlp::{_otlp_encode_rate, OtlpSpanExporterConfig};
+    #[pymodule_export]
     use crate::export::server::{start_http_server, MetricsServer};
+    #[pymodule_export]
+    use crate::export::span_files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
+    #[pymodule_export]
+    use crate::export::zipkin::ZipkinExporterConfig;
     #[pymodule_export]
     use crate::metrics::counter::PyCounter;
     #[pymodule_export]
@@ -37,12 +43,6 @@ mod _core {
     use crate::metrics::summary::PySummary;
     #[pymodule_export]
     use crate::metrics::timer::{ExceptionCounter, InprogressTracker, Timer};
-    #[pymodule_export]
-    use crate::export::otlp::OtlpSpanExporterConfig;
-    #[pymodule_export]
-    use crate::export::span_files::{ConsoleSpanExporterConfig, FileSpanExporterConfig};
-    #[pymodule_export]
-    use crate::export::zipkin::ZipkinExporterConfig;
     #[pymodule_export]
     use crate::traces::configure::{_tracing_configured, configure_tracing};
     #[pymodule_export]

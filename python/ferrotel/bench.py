@@ -134,6 +134,71 @@ CASES: list[Case] = [
 ]
 
 
+def _traces_side(library: str, stmt: str, sampled: bool = True) -> Side:
+    """Spans through the whole pipeline: ferrotel's batch processor with a discarding exporter,
+    against the OpenTelemetry SDK's BatchSpanProcessor with a discarding exporter."""
+
+    def setup() -> Namespace:
+        attrs = {"http.method": "GET", "http.route": "/songs/{song_id}", "http.status_code": 200}
+        if library == "ferrotel":
+            import ferrotel
+            from ferrotel.tracing import DiscardSpanExporter, configure
+
+            configure(
+                service_name="bench",
+                exporters=[DiscardSpanExporter()],
+                sampler=None if sampled else "always_off",
+            )
+            tracer: Any = ferrotel.get_tracer("bench")
+
+            @ferrotel.traced(tracer=tracer)
+            def handler() -> None:
+                pass
+
+            return {"tracer": tracer, "attrs": attrs, "handler": handler}
+        from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+        class Discard(SpanExporter):
+            def export(self, spans: Any) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        provider = TracerProvider(sampler=None if sampled else ParentBased(ALWAYS_OFF))
+        provider.add_span_processor(BatchSpanProcessor(Discard()))
+        tracer = provider.get_tracer("bench")
+
+        @tracer.start_as_current_span("handler")
+        def otel_handler() -> None:
+            pass
+
+        assert ReadableSpan is not None
+        return {"tracer": tracer, "attrs": attrs, "handler": otel_handler}
+
+    if library != "ferrotel":
+        stmt = stmt.replace("tracer.span(", "tracer.start_as_current_span(")
+    return Side(library if library == "ferrotel" else "opentelemetry-sdk", setup, stmt)
+
+
+def _trace_case(name: str, stmt: str, sampled: bool = True) -> Case:
+    return Case(
+        "traces",
+        name,
+        _traces_side("ferrotel", stmt, sampled),
+        _traces_side("opentelemetry-sdk", stmt, sampled),
+        number=5_000,
+    )
+
+
+CASES += [
+    _trace_case("span context manager, 0 attributes", "with tracer.span('op'): pass"),
+    _trace_case("span context manager, 3 attributes", "with tracer.span('op', attributes=attrs): pass"),
+    _trace_case("two nested spans", "with tracer.span('a'):\n    with tracer.span('b'): pass"),
+    _trace_case("@traced plain function", "handler()"),
+    _trace_case("unsampled span", "with tracer.span('op'): pass", sampled=False),
+]
+
+
 def time_side(side: Side, number: int, repeat: int) -> float:
     """Best of ``repeat`` timings of ``number`` runs of the statement, in ns per run."""
     namespace = side.setup()

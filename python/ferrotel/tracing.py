@@ -25,6 +25,7 @@ from urllib.parse import unquote
 
 from ._core import (
     ConsoleSpanExporter,
+    DiscardSpanExporter,
     FileSpanExporter,
     InMemorySpanExporter,
     OTLPSpanExporter,
@@ -42,6 +43,7 @@ from ._core import (
 
 __all__ = [
     "ConsoleSpanExporter",
+    "DiscardSpanExporter",
     "FileSpanExporter",
     "InMemorySpanExporter",
     "JaegerExporter",
@@ -58,7 +60,12 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 SpanExporter = (
-    OTLPSpanExporter | ZipkinExporter | FileSpanExporter | ConsoleSpanExporter | InMemorySpanExporter
+    OTLPSpanExporter
+    | ZipkinExporter
+    | FileSpanExporter
+    | ConsoleSpanExporter
+    | InMemorySpanExporter
+    | DiscardSpanExporter
 )
 
 

@@ -20,7 +20,9 @@ use crate::traces::data::{AttrValue, Attributes, Resource, Scope, SpanData, Span
 pub fn any_value(value: &AttrValue) -> AnyValue {
     use any_value::Value;
     let array = |values: Vec<Value>| {
-        Value::ArrayValue(ArrayValue { values: values.into_iter().map(|v| AnyValue { value: Some(v) }).collect() })
+        Value::ArrayValue(ArrayValue {
+            values: values.into_iter().map(|v| AnyValue { value: Some(v) }).collect(),
+        })
     };
     let value = match value {
         AttrValue::Str(s) => Value::StringValue(s.clone()),
@@ -36,11 +38,21 @@ pub fn any_value(value: &AttrValue) -> AnyValue {
 }
 
 pub fn key_values(attributes: &Attributes) -> Vec<KeyValue> {
-    attributes.iter().map(|(k, v)| KeyValue { key: k.clone(), value: Some(any_value(v)), ..Default::default() }).collect()
+    attributes
+        .iter()
+        .map(|(k, v)| KeyValue {
+            key: k.clone(),
+            value: Some(any_value(v)),
+            ..Default::default()
+        })
+        .collect()
 }
 
 pub fn resource(resource: &Resource) -> ProtoResource {
-    ProtoResource { attributes: key_values(&resource.attributes), ..Default::default() }
+    ProtoResource {
+        attributes: key_values(&resource.attributes),
+        ..Default::default()
+    }
 }
 
 fn kind(kind: SpanKind) -> i32 {
@@ -60,7 +72,10 @@ fn status(code: StatusCode, message: &str) -> Status {
         StatusCode::Ok => status::StatusCode::Ok,
         StatusCode::Error => status::StatusCode::Error,
     };
-    Status { code: code as i32, message: message.to_string() }
+    Status {
+        code: code as i32,
+        message: message.to_string(),
+    }
 }
 
 /// Span flags: the W3C trace flags, plus whether the parent is known to be remote.
@@ -116,7 +131,10 @@ pub fn request(spans: &[Arc<SpanData>]) -> ExportTraceServiceRequest {
         let index = match by_resource.iter().position(|(k, _, _)| *k == rkey) {
             Some(i) => i,
             None => {
-                let rs = ResourceSpans { resource: Some(resource(&s.resource)), ..Default::default() };
+                let rs = ResourceSpans {
+                    resource: Some(resource(&s.resource)),
+                    ..Default::default()
+                };
                 by_resource.push((rkey, rs, HashMap::new()));
                 by_resource.len() - 1
             }
@@ -136,7 +154,9 @@ pub fn request(spans: &[Arc<SpanData>]) -> ExportTraceServiceRequest {
         });
         rs.scope_spans[scope_index].spans.push(proto_span(s));
     }
-    ExportTraceServiceRequest { resource_spans: by_resource.into_iter().map(|(_, rs, _)| rs).collect() }
+    ExportTraceServiceRequest {
+        resource_spans: by_resource.into_iter().map(|(_, rs, _)| rs).collect(),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,7 +181,10 @@ impl Exporter<Arc<SpanData>> for OtlpSpanExporter {
         let request = request(batch);
         let (body, content_type) = match self.protocol {
             Protocol::Protobuf => (request.encode_to_vec(), "application/x-protobuf"),
-            Protocol::Json => (serde_json::to_vec(&request).map_err(|e| e.to_string())?, "application/json"),
+            Protocol::Json => (
+                serde_json::to_vec(&request).map_err(|e| e.to_string())?,
+                "application/json",
+            ),
         };
         match http::post(&self.agent, &self.target, content_type, &body, &self.retry, deadline) {
             Outcome::Sent(_) => Ok(()),
@@ -222,7 +245,11 @@ impl OtlpSpanExporterConfig {
     }
 
     fn __repr__(&self) -> String {
-        format!("OTLPSpanExporter(endpoint={:?}, protocol={:?})", self.endpoint, self.protocol())
+        format!(
+            "OTLPSpanExporter(endpoint={:?}, protocol={:?})",
+            self.endpoint,
+            self.protocol()
+        )
     }
 }
 
@@ -249,7 +276,9 @@ pub fn http_url(endpoint: &str) -> PyResult<String> {
     if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
         Ok(endpoint.to_string())
     } else {
-        Err(PyValueError::new_err(format!("endpoint {endpoint:?} is not an http:// or https:// URL")))
+        Err(PyValueError::new_err(format!(
+            "endpoint {endpoint:?} is not an http:// or https:// URL"
+        )))
     }
 }
 
@@ -257,6 +286,69 @@ pub fn positive_seconds(seconds: f64, what: &str) -> PyResult<Duration> {
     if seconds > 0.0 && seconds.is_finite() {
         Ok(Duration::from_secs_f64(seconds))
     } else {
-        Err(PyValueError::new_err(format!("{what} must be a positive number of seconds, got {seconds}")))
+        Err(PyValueError::new_err(format!(
+            "{what} must be a positive number of seconds, got {seconds}"
+        )))
     }
+}
+
+/// Spans per second that one thread encodes into OTLP protobuf requests of 512 spans, each with
+/// three attributes and one event: what an OTLP exporter thread can keep up with.
+#[pyfunction]
+#[pyo3(signature = (spans=20_000))]
+pub fn _otlp_encode_rate(py: Python<'_>, spans: usize) -> f64 {
+    use crate::traces::data::{now_ns, Event};
+    let resource = Arc::new(Resource {
+        attributes: vec![("service.name".into(), AttrValue::Str("bench".into()))],
+    });
+    let scope = Arc::new(Scope {
+        name: "bench".into(),
+        version: String::new(),
+    });
+    let batch: Vec<Arc<SpanData>> = (0..512u64)
+        .map(|i| {
+            Arc::new(SpanData {
+                trace_id: crate::traces::ids::trace_id(),
+                span_id: crate::traces::ids::span_id(),
+                parent_span_id: Some(i + 1),
+                parent_is_remote: false,
+                trace_state: String::new(),
+                flags: 1,
+                name: "GET /songs/{song_id}".into(),
+                kind: SpanKind::Server,
+                start_ns: now_ns(),
+                end_ns: now_ns() + 1_000,
+                attributes: vec![
+                    ("http.method".into(), AttrValue::Str("GET".into())),
+                    ("http.route".into(), AttrValue::Str("/songs/{song_id}".into())),
+                    ("http.status_code".into(), AttrValue::Int(200)),
+                ],
+                events: vec![Event {
+                    name: "cache_miss".into(),
+                    time_ns: now_ns(),
+                    attributes: vec![],
+                    dropped_attributes: 0,
+                }],
+                links: vec![],
+                status: StatusCode::Unset,
+                status_message: String::new(),
+                dropped_attributes: 0,
+                dropped_events: 0,
+                dropped_links: 0,
+                scope: scope.clone(),
+                resource: resource.clone(),
+            })
+        })
+        .collect();
+    py.detach(|| {
+        let rounds = spans.div_ceil(batch.len()).max(1);
+        let start = Instant::now();
+        let mut bytes = 0;
+        for _ in 0..rounds {
+            bytes += request(&batch).encode_to_vec().len();
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        std::hint::black_box(bytes);
+        (rounds * batch.len()) as f64 / elapsed
+    })
 }

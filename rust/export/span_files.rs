@@ -109,7 +109,9 @@ impl FileSpanExporterConfig {
             .append(true)
             .open(&path)
             .map_err(|e| PyOSError::new_err(format!("cannot open span file {}: {e}", path.display())))?;
-        Ok(Self { path: path.to_string_lossy().into_owned() })
+        Ok(Self {
+            path: path.to_string_lossy().into_owned(),
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -125,7 +127,10 @@ impl FileSpanExporterConfig {
                 Ok(file) => Target::File(file),
                 Err(_) => Target::Stderr,
             };
-            Box::new(JsonLinesExporter { name: "span_file", target })
+            Box::new(JsonLinesExporter {
+                name: "span_file",
+                target,
+            })
         })
     }
 }
@@ -145,7 +150,9 @@ impl ConsoleSpanExporterConfig {
         match stream {
             "stdout" => Ok(Self { stderr: false }),
             "stderr" => Ok(Self { stderr: true }),
-            other => Err(PyValueError::new_err(format!("stream {other:?} is not 'stdout' or 'stderr'"))),
+            other => Err(PyValueError::new_err(format!(
+                "stream {other:?} is not 'stdout' or 'stderr'"
+            ))),
         }
     }
 }
@@ -155,7 +162,42 @@ impl ConsoleSpanExporterConfig {
         let stderr = self.stderr;
         Arc::new(move || {
             let target = if stderr { Target::Stderr } else { Target::Stdout };
-            Box::new(JsonLinesExporter { name: "console_spans", target })
+            Box::new(JsonLinesExporter {
+                name: "console_spans",
+                target,
+            })
         })
+    }
+}
+
+struct Discard;
+
+impl Exporter<Arc<SpanData>> for Discard {
+    fn name(&self) -> &str {
+        "discard"
+    }
+
+    fn export(&mut self, _batch: &[Arc<SpanData>], _deadline: Instant) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Runs the whole batch pipeline and throws the spans away: for measuring the cost of tracing
+/// itself, as the benchmarks do.
+#[pyclass(frozen, name = "DiscardSpanExporter", module = "ferrotel._core")]
+#[derive(Clone, Default)]
+pub struct DiscardSpanExporterConfig;
+
+#[pymethods]
+impl DiscardSpanExporterConfig {
+    #[new]
+    fn new() -> Self {
+        Self
+    }
+}
+
+impl DiscardSpanExporterConfig {
+    pub fn factory(&self) -> ExporterFactory<Arc<SpanData>> {
+        Arc::new(|| Box::new(Discard))
     }
 }

@@ -3,11 +3,12 @@
 //! its own thread, never attached to Python. After `fork()` the child starts fresh queues and
 //! threads and abandons the parent's buffered items, which the parent still exports.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::{Mutex, RwLock};
 
 use crate::metrics::selfmetrics;
@@ -43,13 +44,23 @@ impl Default for BatchConfig {
 }
 
 enum Control {
-    Flush { deadline: Instant, done: Sender<()> },
-    Stop { deadline: Instant, done: Sender<()> },
+    /// A full batch is waiting: sent once per batch, so the writer thread sleeps otherwise and
+    /// a send is not a wake-up syscall.
+    Wake,
+    Flush {
+        deadline: Instant,
+        done: Sender<()>,
+    },
+    Stop {
+        deadline: Instant,
+        done: Sender<()>,
+    },
 }
 
 struct Channels<T> {
     data: Sender<T>,
     control: Sender<Control>,
+    wake_pending: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -88,24 +99,39 @@ impl<T: Send + 'static> BatchWorker<T> {
     fn spawn(&self) -> Channels<T> {
         let (data, data_rx) = bounded(self.config.max_queue.max(1));
         let (control, control_rx) = unbounded();
+        let wake_pending = Arc::new(AtomicBool::new(false));
         let exporter = (self.factory)();
         let config = self.config.clone();
         let signal = self.signal;
+        let pending = wake_pending.clone();
         let thread = std::thread::Builder::new()
             .name(format!("ferrotel-{signal}-export"))
-            .spawn(move || run(exporter, data_rx, control_rx, config, signal))
+            .spawn(move || run(exporter, data_rx, control_rx, pending, config, signal))
             .ok();
-        Channels { data, control, thread }
+        Channels {
+            data,
+            control,
+            wake_pending,
+            thread,
+        }
     }
 
     /// Queues one item for export; never blocks, never fails the caller.
     #[inline]
     pub fn send(&self, item: T) {
         let channels = self.channels.read();
-        let reason = match channels.as_ref().map(|c| c.data.try_send(item)) {
-            Some(Ok(())) => return,
-            Some(Err(TrySendError::Full(_))) => "queue_full",
-            Some(Err(TrySendError::Disconnected(_))) | None => "shutdown",
+        let reason = match channels.as_ref() {
+            Some(c) => match c.data.try_send(item) {
+                Ok(()) => {
+                    if c.data.len() >= self.config.max_batch && !c.wake_pending.swap(true, Ordering::AcqRel) {
+                        let _ = c.control.send(Control::Wake);
+                    }
+                    return;
+                }
+                Err(TrySendError::Full(_)) => "queue_full",
+                Err(TrySendError::Disconnected(_)) => "shutdown",
+            },
+            None => "shutdown",
         };
         drop(channels);
         selfmetrics::record_drop(self.signal, reason);
@@ -201,6 +227,7 @@ fn run<T>(
     mut exporter: Box<dyn Exporter<T>>,
     data: Receiver<T>,
     control: Receiver<Control>,
+    wake_pending: Arc<AtomicBool>,
     config: BatchConfig,
     signal: &str,
 ) {
@@ -208,35 +235,50 @@ fn run<T>(
     let mut next_export = Instant::now() + config.delay;
     loop {
         let wait = next_export.saturating_duration_since(Instant::now());
-        select! {
-            recv(data) -> item => match item {
-                Ok(item) => {
-                    batch.push(item);
-                    if batch.len() >= config.max_batch {
-                        export_batch(&mut exporter, &mut batch, config.export_timeout, signal);
-                        next_export = Instant::now() + config.delay;
-                    }
-                }
-                Err(_) => {
-                    export_batch(&mut exporter, &mut batch, config.export_timeout, signal);
-                    return;
-                }
-            },
-            recv(control) -> message => match message {
-                Ok(Control::Flush { deadline, done }) => {
-                    drain(&mut exporter, &mut batch, &data, &config, deadline, signal);
-                    let _ = done.send(());
-                }
-                Ok(Control::Stop { deadline, done }) => {
-                    drain(&mut exporter, &mut batch, &data, &config, deadline, signal);
-                    let _ = done.send(());
-                    return;
-                }
-                Err(_) => return,
-            },
-            default(wait) => {
-                export_batch(&mut exporter, &mut batch, config.export_timeout, signal);
+        let drain_until = |extra: Duration| Instant::now() + extra;
+        match control.recv_timeout(wait) {
+            Ok(Control::Wake) => {
+                wake_pending.store(false, Ordering::Release);
+                drain(
+                    &mut exporter,
+                    &mut batch,
+                    &data,
+                    &config,
+                    drain_until(config.export_timeout),
+                    signal,
+                );
+            }
+            Ok(Control::Flush { deadline, done }) => {
+                drain(&mut exporter, &mut batch, &data, &config, deadline, signal);
+                let _ = done.send(());
+            }
+            Ok(Control::Stop { deadline, done }) => {
+                drain(&mut exporter, &mut batch, &data, &config, deadline, signal);
+                let _ = done.send(());
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                drain(
+                    &mut exporter,
+                    &mut batch,
+                    &data,
+                    &config,
+                    drain_until(config.export_timeout),
+                    signal,
+                );
                 next_export = Instant::now() + config.delay;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                // The worker was dropped: export what is left, then end.
+                drain(
+                    &mut exporter,
+                    &mut batch,
+                    &data,
+                    &config,
+                    drain_until(config.export_timeout),
+                    signal,
+                );
+                return;
             }
         }
     }

@@ -59,7 +59,10 @@ pub fn zipkin_span(s: &SpanData) -> Value {
         }
     }
     if s.dropped_attributes > 0 {
-        tags.insert("otel.dropped_attributes_count".into(), json!(s.dropped_attributes.to_string()));
+        tags.insert(
+            "otel.dropped_attributes_count".into(),
+            json!(s.dropped_attributes.to_string()),
+        );
     }
     if s.dropped_events > 0 {
         tags.insert("otel.dropped_events_count".into(), json!(s.dropped_events.to_string()));
@@ -120,7 +123,14 @@ impl Exporter<Arc<SpanData>> for ZipkinExporter {
     fn export(&mut self, batch: &[Arc<SpanData>], deadline: Instant) -> Result<(), String> {
         let spans: Vec<Value> = batch.iter().map(|s| zipkin_span(s)).collect();
         let body = serde_json::to_vec(&spans).map_err(|e| e.to_string())?;
-        match http::post(&self.agent, &self.target, "application/json", &body, &self.retry, deadline) {
+        match http::post(
+            &self.agent,
+            &self.target,
+            "application/json",
+            &body,
+            &self.retry,
+            deadline,
+        ) {
             Outcome::Sent(_) => Ok(()),
             Outcome::Rejected(status) => Err(format!("{} answered HTTP {status}", self.target.url)),
             Outcome::Failed(reason) => Err(format!("{}: {reason}", self.target.url)),
@@ -142,7 +152,10 @@ impl ZipkinExporterConfig {
     #[new]
     #[pyo3(signature = (endpoint="http://localhost:9411/api/v2/spans", timeout=10.0))]
     fn new(endpoint: &str, timeout: f64) -> PyResult<Self> {
-        Ok(Self { endpoint: http_url(endpoint)?, timeout: positive_seconds(timeout, "timeout")? })
+        Ok(Self {
+            endpoint: http_url(endpoint)?,
+            timeout: positive_seconds(timeout, "timeout")?,
+        })
     }
 
     fn __repr__(&self) -> String {

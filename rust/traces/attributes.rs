@@ -19,7 +19,13 @@ pub struct SpanLimits {
 impl Default for SpanLimits {
     /// The OpenTelemetry defaults (`OTEL_SPAN_*_COUNT_LIMIT`).
     fn default() -> Self {
-        Self { max_attributes: 128, max_events: 128, max_links: 128, max_attributes_per_event: 128, max_value_length: None }
+        Self {
+            max_attributes: 128,
+            max_events: 128,
+            max_links: 128,
+            max_attributes_per_event: 128,
+            max_value_length: None,
+        }
     }
 }
 
@@ -57,11 +63,25 @@ pub fn attr_value(value: &Bound<'_, PyAny>, limit: Option<usize>) -> Option<Attr
     if !(value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>()) {
         return None;
     }
-    let items: Vec<AttrValue> = value.try_iter().ok()?.map(|i| i.ok().and_then(|i| scalar(&i, limit))).collect::<Option<_>>()?;
+    let items: Vec<AttrValue> = value
+        .try_iter()
+        .ok()?
+        .map(|i| i.ok().and_then(|i| scalar(&i, limit)))
+        .collect::<Option<_>>()?;
     let first = items.first().cloned().unwrap_or(AttrValue::Str(String::new()));
     macro_rules! collect {
         ($variant:ident, $array:ident) => {
-            items.into_iter().map(|v| if let AttrValue::$variant(x) = v { Some(x) } else { None }).collect::<Option<Vec<_>>>().map(AttrValue::$array)
+            items
+                .into_iter()
+                .map(|v| {
+                    if let AttrValue::$variant(x) = v {
+                        Some(x)
+                    } else {
+                        None
+                    }
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(AttrValue::$array)
         };
     }
     match first {
@@ -90,9 +110,9 @@ pub fn set(attributes: &mut Attributes, key: String, value: AttrValue, max: usiz
 pub fn read_dict(dict: &Bound<'_, PyDict>, attributes: &mut Attributes, max: usize, limits: &SpanLimits) -> u32 {
     let mut dropped = 0;
     for (key, value) in dict.iter() {
-        let key = match key.cast::<PyString>() {
-            Ok(k) => k.to_string(),
-            Err(_) => {
+        let key = match key.cast::<PyString>().map(|k| k.to_str()) {
+            Ok(Ok(k)) => k.to_owned(),
+            _ => {
                 selfmetrics::record_drop("traces", "invalid_attribute");
                 dropped += 1;
                 continue;

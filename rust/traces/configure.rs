@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -13,7 +12,7 @@ use super::memory::InMemorySpanExporter;
 use super::pipeline::{self, Pipeline};
 use super::sampler::Sampler;
 use crate::export::otlp::{positive_seconds, OtlpSpanExporterConfig};
-use crate::export::span_files::{ConsoleSpanExporterConfig, FileSpanExporterConfig};
+use crate::export::span_files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
 use crate::export::worker::{BatchConfig, BatchWorker, ExporterFactory};
 use crate::export::zipkin::ZipkinExporterConfig;
 
@@ -30,10 +29,16 @@ fn factory(exporter: &Bound<'_, PyAny>) -> PyResult<Option<ExporterFactory<Arc<S
     if let Ok(e) = exporter.cast::<ConsoleSpanExporterConfig>() {
         return Ok(Some(e.get().factory()));
     }
+    if let Ok(e) = exporter.cast::<DiscardSpanExporterConfig>() {
+        return Ok(Some(e.get().factory()));
+    }
     if exporter.cast::<InMemorySpanExporter>().is_ok() {
         return Ok(None);
     }
-    Err(PyTypeError::new_err(format!("{} is not a ferrotel span exporter", exporter.repr()?)))
+    Err(PyTypeError::new_err(format!(
+        "{} is not a ferrotel span exporter",
+        exporter.repr()?
+    )))
 }
 
 /// Installs a new tracing pipeline. The Python layer (`ferrotel.tracing.configure`) resolves
@@ -57,13 +62,17 @@ pub fn configure_tracing(
 ) -> PyResult<()> {
     if let Some(arg) = sampler_arg {
         if !(0.0..=1.0).contains(&arg) {
-            return Err(PyValueError::new_err(format!("sampling rate {arg} is not between 0 and 1")));
+            return Err(PyValueError::new_err(format!(
+                "sampling rate {arg} is not between 0 and 1"
+            )));
         }
     }
     let sampler = Sampler::from_name(sampler, sampler_arg)
         .ok_or_else(|| PyValueError::new_err(format!("unknown sampler {sampler:?}")))?;
     if max_export_batch_size == 0 || max_queue_size == 0 {
-        return Err(PyValueError::new_err("max_queue_size and max_export_batch_size must be at least 1"));
+        return Err(PyValueError::new_err(
+            "max_queue_size and max_export_batch_size must be at least 1",
+        ));
     }
     if max_export_batch_size > max_queue_size {
         return Err(PyValueError::new_err(format!(
@@ -76,11 +85,20 @@ pub fn configure_tracing(
         delay: positive_seconds(schedule_delay, "schedule_delay")?,
         export_timeout: positive_seconds(export_timeout, "export_timeout")?,
     };
-    let limits = SpanLimits { max_attributes, max_events, max_links, max_attributes_per_event: max_attributes, max_value_length: max_attribute_length };
+    let limits = SpanLimits {
+        max_attributes,
+        max_events,
+        max_links,
+        max_attributes_per_event: max_attributes,
+        max_value_length: max_attribute_length,
+    };
     let mut attributes = Vec::new();
     for key in resource.keys() {
         if !key.is_instance_of::<PyString>() {
-            return Err(PyTypeError::new_err(format!("resource attribute name {} is not a str", key.repr()?)));
+            return Err(PyTypeError::new_err(format!(
+                "resource attribute name {} is not a str",
+                key.repr()?
+            )));
         }
     }
     read_dict(resource, &mut attributes, usize::MAX, &SpanLimits::default());
@@ -92,7 +110,13 @@ pub fn configure_tracing(
             None => stores.push(exporter.cast::<InMemorySpanExporter>()?.get().store.clone()),
         }
     }
-    pipeline::install(Pipeline { resource: Arc::new(Resource { attributes }), sampler, limits, workers, stores });
+    pipeline::install(Pipeline {
+        resource: Arc::new(Resource { attributes }),
+        sampler,
+        limits,
+        workers,
+        stores,
+    });
     Ok(())
 }
 
@@ -100,4 +124,3 @@ pub fn configure_tracing(
 pub fn _tracing_configured() -> bool {
     pipeline::is_configured()
 }
-

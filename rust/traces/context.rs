@@ -54,7 +54,8 @@ pub fn set<'py>(py: Python<'py>, span: &Bound<'py, PyAny>) -> PyResult<Bound<'py
 /// Restores the value before `set`. A token from another context (a span entered in one task
 /// and left in another) is refused by Python; the current context is then left as it is.
 pub fn reset(py: Python<'_>, token: &Bound<'_, PyAny>) {
-    if var(py).call_method1("reset", (token,)).is_err() {
+    // SAFETY: both are live objects; a failure sets an error, which is cleared.
+    if unsafe { pyo3::ffi::PyContextVar_Reset(var(py).as_ptr(), token.as_ptr()) } < 0 {
         let _ = PyErr::take(py);
     }
 }

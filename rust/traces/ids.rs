@@ -20,7 +20,10 @@ pub fn span_id() -> u64 {
 
 /// After `fork()` the child would otherwise repeat the parent's id sequence.
 pub fn reseed_after_fork() {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     fastrand::seed(fastrand::u64(..) ^ (nanos as u64) ^ ((std::process::id() as u64) << 32));
 }
 

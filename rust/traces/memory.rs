@@ -57,7 +57,9 @@ fn span_dict<'py>(py: Python<'py>, s: &SpanData) -> PyResult<Bound<'py, PyDict>>
 impl InMemorySpanExporter {
     #[new]
     fn new() -> Self {
-        Self { store: Arc::new(SpanStore::default()) }
+        Self {
+            store: Arc::new(SpanStore::default()),
+        }
     }
 
     /// Spans ended so far, oldest first, as dicts.

@@ -55,7 +55,10 @@ pub fn current() -> Arc<Pipeline> {
     if let Some(pipeline) = CURRENT.read().as_ref() {
         return pipeline.clone();
     }
-    CURRENT.write().get_or_insert_with(|| Arc::new(default_pipeline())).clone()
+    CURRENT
+        .write()
+        .get_or_insert_with(|| Arc::new(default_pipeline()))
+        .clone()
 }
 
 pub fn is_configured() -> bool {

@@ -52,7 +52,11 @@ pub fn parse_traceparent(value: &str) -> Option<SpanContext> {
     let trace = parts.next()?;
     let span = parts.next()?;
     let flags = parts.next()?;
-    if version.len() != 2 || !version.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+    if version.len() != 2
+        || !version
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
         return None;
     }
     match version {
@@ -78,7 +82,8 @@ fn valid_tracestate_key(key: &str) -> bool {
         !s.is_empty()
             && s.len() <= max
             && s.as_bytes()[0].is_ascii_lowercase() | s.as_bytes()[0].is_ascii_digit()
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/".contains(&b))
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/".contains(&b))
     };
     match key.split_once('@') {
         Some((tenant, system)) => ok(tenant, 241) && ok(system, 14),
@@ -89,7 +94,9 @@ fn valid_tracestate_key(key: &str) -> bool {
 fn valid_tracestate_value(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 256
-        && value.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
+        && value
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
         && !value.ends_with(' ')
 }
 
@@ -109,7 +116,13 @@ pub fn parse_tracestate(value: &str) -> Option<String> {
     if members.len() > MAX_TRACESTATE_MEMBERS {
         return None;
     }
-    Some(members.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+    Some(
+        members
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
 fn b3_sampled(value: &str) -> Option<bool> {
@@ -178,9 +191,15 @@ pub fn parse_baggage(value: &str) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for member in value.split(',').take(MAX_BAGGAGE_MEMBERS) {
         let entry = member.split(';').next().unwrap_or("");
-        let Some((key, val)) = entry.split_once('=') else { continue };
+        let Some((key, val)) = entry.split_once('=') else {
+            continue;
+        };
         let key = key.trim();
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && !b"(),/:;<=>?@[\\]{}\"".contains(&b)) {
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"(),/:;<=>?@[\\]{}\"".contains(&b))
+        {
             continue;
         }
         if let (Some(k), Some(v)) = (percent_decode(key), percent_decode(val.trim())) {
@@ -219,10 +238,14 @@ fn header(carrier: &Bound<'_, PyAny>, name: &str) -> Option<String> {
 pub fn extract(carrier: &Bound<'_, PyAny>) -> Option<PySpanContext> {
     for propagator in propagators() {
         let found = match propagator {
-            Propagator::TraceContext => header(carrier, "traceparent").and_then(|tp| parse_traceparent(&tp)).map(|mut ctx| {
-                ctx.trace_state = header(carrier, "tracestate").and_then(|ts| parse_tracestate(&ts)).unwrap_or_default();
-                ctx
-            }),
+            Propagator::TraceContext => header(carrier, "traceparent")
+                .and_then(|tp| parse_traceparent(&tp))
+                .map(|mut ctx| {
+                    ctx.trace_state = header(carrier, "tracestate")
+                        .and_then(|ts| parse_tracestate(&ts))
+                        .unwrap_or_default();
+                    ctx
+                }),
             Propagator::B3 => header(carrier, "b3").and_then(|v| parse_b3_single(&v)),
             Propagator::B3Multi => (|| {
                 let sampled = match header(carrier, "x-b3-flags").as_deref() {
@@ -266,19 +289,33 @@ pub fn extract_baggage<'py>(py: Python<'py>, carrier: &Bound<'py, PyAny>) -> PyR
 /// Writes the headers for `span` (a Span or SpanContext) and `baggage` into `carrier`.
 #[pyfunction]
 #[pyo3(signature = (carrier, span=None, baggage=None))]
-pub fn inject(carrier: &Bound<'_, PyAny>, span: Option<&Bound<'_, PyAny>>, baggage: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-    let ctx = span.filter(|s| !s.is_none()).map(link_context).transpose()?.filter(|c| c.is_valid());
+pub fn inject(
+    carrier: &Bound<'_, PyAny>,
+    span: Option<&Bound<'_, PyAny>>,
+    baggage: Option<&Bound<'_, PyDict>>,
+) -> PyResult<()> {
+    let ctx = span
+        .filter(|s| !s.is_none())
+        .map(link_context)
+        .transpose()?
+        .filter(|c| c.is_valid());
     for propagator in propagators() {
         match (propagator, &ctx) {
             (Propagator::TraceContext, Some(c)) => {
                 let flags = c.flags & 1;
-                carrier.set_item("traceparent", format!("00-{}-{}-{flags:02x}", trace_hex(c.trace_id), span_hex(c.span_id)))?;
+                carrier.set_item(
+                    "traceparent",
+                    format!("00-{}-{}-{flags:02x}", trace_hex(c.trace_id), span_hex(c.span_id)),
+                )?;
                 if !c.trace_state.is_empty() {
                     carrier.set_item("tracestate", &c.trace_state)?;
                 }
             }
             (Propagator::B3, Some(c)) => {
-                carrier.set_item("b3", format!("{}-{}-{}", trace_hex(c.trace_id), span_hex(c.span_id), c.flags & 1))?;
+                carrier.set_item(
+                    "b3",
+                    format!("{}-{}-{}", trace_hex(c.trace_id), span_hex(c.span_id), c.flags & 1),
+                )?;
             }
             (Propagator::B3Multi, Some(c)) => {
                 carrier.set_item("x-b3-traceid", trace_hex(c.trace_id))?;
@@ -289,7 +326,11 @@ pub fn inject(carrier: &Bound<'_, PyAny>, span: Option<&Bound<'_, PyAny>>, bagga
                 if let Some(baggage) = baggage.filter(|b| !b.is_empty()) {
                     let mut members = Vec::new();
                     for (k, v) in baggage.iter() {
-                        members.push(format!("{}={}", percent_encode(&k.str()?.to_string()), percent_encode(&v.str()?.to_string())));
+                        members.push(format!(
+                            "{}={}",
+                            percent_encode(&k.str()?.to_string()),
+                            percent_encode(&v.str()?.to_string())
+                        ));
                     }
                     let value = members.join(",");
                     if value.len() <= MAX_BAGGAGE_LEN {
@@ -309,7 +350,9 @@ pub fn set_propagators(names: Vec<String>) -> PyResult<()> {
     let mut parsed = Vec::new();
     for name in names.iter().filter(|n| !n.trim().is_empty() && n.trim() != "none") {
         parsed.push(Propagator::parse(name).ok_or_else(|| {
-            PyValueError::new_err(format!("unknown propagator {name:?}: use tracecontext, baggage, b3 or b3multi"))
+            PyValueError::new_err(format!(
+                "unknown propagator {name:?}: use tracecontext, baggage, b3 or b3multi"
+            ))
         })?);
     }
     *PROPAGATORS.write() = parsed;
@@ -341,11 +384,17 @@ mod tests {
 
     #[test]
     fn tracestate_and_baggage() {
-        assert_eq!(parse_tracestate("rojo=00f067aa0ba902b7, congo=t61rcWkgMzE").as_deref(), Some("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"));
+        assert_eq!(
+            parse_tracestate("rojo=00f067aa0ba902b7, congo=t61rcWkgMzE").as_deref(),
+            Some("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE")
+        );
         assert_eq!(parse_tracestate("Bad=1"), None);
         let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
         assert_eq!(parse_tracestate(&many.join(",")), None);
-        assert_eq!(parse_baggage("user=alice%20b;prop=1, plan=pro"), vec![("user".into(), "alice b".into()), ("plan".into(), "pro".into())]);
+        assert_eq!(
+            parse_baggage("user=alice%20b;prop=1, plan=pro"),
+            vec![("user".into(), "alice b".into()), ("plan".into(), "pro".into())]
+        );
         assert!(parse_baggage(&"a".repeat(9000)).is_empty());
     }
 }

@@ -52,7 +52,9 @@ mod tests {
     #[test]
     fn ratio_is_about_right_and_deterministic() {
         let sampler = Sampler::TraceIdRatio(0.25);
-        let sampled = (0..40_000u128).filter(|i| sampler.should_sample(None, i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835))).count();
+        let sampled = (0..40_000u128)
+            .filter(|i| sampler.should_sample(None, i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)))
+            .count();
         assert!((9_000..11_000).contains(&sampled), "{sampled}");
         assert!(Sampler::TraceIdRatio(1.0).should_sample(None, u128::MAX));
         assert!(!Sampler::TraceIdRatio(0.0).should_sample(None, 1));
@@ -61,7 +63,12 @@ mod tests {
     #[test]
     fn parent_based_follows_parent() {
         let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOff));
-        let parent = SpanContext { trace_id: 1, span_id: 1, flags: 1, ..Default::default() };
+        let parent = SpanContext {
+            trace_id: 1,
+            span_id: 1,
+            flags: 1,
+            ..Default::default()
+        };
         assert!(sampler.should_sample(Some(&parent), 1));
         let unsampled = SpanContext { flags: 0, ..parent };
         assert!(!sampler.should_sample(Some(&unsampled), 1));

@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 use pyo3::exceptions::{PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyType};
+use smallvec::SmallVec;
 
 use super::attributes::{self, SpanLimits};
 use super::context;
@@ -144,12 +145,16 @@ pub struct PySpan {
     pub ctx: SpanContext,
     recording: Mutex<Option<Recording>>,
     /// ContextVar tokens of the `with` blocks this span is current in, innermost last.
-    tokens: Mutex<Vec<Py<PyAny>>>,
+    tokens: Mutex<SmallVec<[Py<PyAny>; 1]>>,
 }
 
 impl PySpan {
     pub fn new(ctx: SpanContext, recording: Option<Recording>) -> Self {
-        Self { ctx, recording: Mutex::new(recording), tokens: Mutex::new(Vec::new()) }
+        Self {
+            ctx,
+            recording: Mutex::new(recording),
+            tokens: Mutex::new(SmallVec::new()),
+        }
     }
 
     /// A span that only carries a context, e.g. one extracted from incoming headers.
@@ -200,7 +205,9 @@ impl PySpan {
             }
             let limits = r.limits().clone();
             let mut attrs = Vec::new();
-            let dropped = attributes.map(|a| attributes::read_dict(a, &mut attrs, limits.max_attributes, &limits)).unwrap_or(0);
+            let dropped = attributes
+                .map(|a| attributes::read_dict(a, &mut attrs, limits.max_attributes, &limits))
+                .unwrap_or(0);
             r.links.push(Link {
                 trace_id: ctx.trace_id,
                 span_id: ctx.span_id,
@@ -235,7 +242,11 @@ impl PySpan {
         let kind = exception.get_type();
         let type_name = kind.qualname()?.to_string();
         let module = kind.module()?.to_string();
-        let full_type = if module == "builtins" { type_name } else { format!("{module}.{type_name}") };
+        let full_type = if module == "builtins" {
+            type_name
+        } else {
+            format!("{module}.{type_name}")
+        };
         let traceback = py.import("traceback")?.call_method1(
             "format_exception",
             (kind, exception, exception.getattr("__traceback__")?),
@@ -256,7 +267,12 @@ impl PySpan {
                 selfmetrics::record_drop("traces", "event_limit");
                 return;
             }
-            r.events.push(Event { name, time_ns, attributes, dropped_attributes: dropped });
+            r.events.push(Event {
+                name,
+                time_ns,
+                attributes,
+                dropped_attributes: dropped,
+            });
         });
     }
 
@@ -320,7 +336,10 @@ pub fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<StatusCode> {
         "unset" => Ok(StatusCode::Unset),
         "ok" => Ok(StatusCode::Ok),
         "error" => Ok(StatusCode::Error),
-        _ => Err(PyValueError::new_err(format!("status {} is not one of 'unset', 'ok', 'error'", status.repr()?))),
+        _ => Err(PyValueError::new_err(format!(
+            "status {} is not one of 'unset', 'ok', 'error'",
+            status.repr()?
+        ))),
     }
 }
 
@@ -328,7 +347,9 @@ pub fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<StatusCode> {
 impl PySpan {
     #[getter]
     fn context(&self) -> PySpanContext {
-        PySpanContext { inner: self.ctx.clone() }
+        PySpanContext {
+            inner: self.ctx.clone(),
+        }
     }
 
     fn get_span_context(&self) -> PySpanContext {
@@ -365,7 +386,8 @@ impl PySpan {
     fn set_attributes(&self, attributes: &Bound<'_, PyDict>) {
         self.with_recording(|r| {
             let limits = r.limits().clone();
-            r.dropped_attributes += attributes::read_dict(attributes, &mut r.attributes, limits.max_attributes, &limits);
+            r.dropped_attributes +=
+                attributes::read_dict(attributes, &mut r.attributes, limits.max_attributes, &limits);
         });
     }
 
@@ -380,7 +402,12 @@ impl PySpan {
             return Ok(());
         }
         let time_ns = timestamp_ns(timestamp)?;
-        let limits = self.recording.lock().as_ref().map(|r| r.limits().clone()).unwrap_or_default();
+        let limits = self
+            .recording
+            .lock()
+            .as_ref()
+            .map(|r| r.limits().clone())
+            .unwrap_or_default();
         let mut attrs = Vec::new();
         let dropped = attributes
             .map(|a| attributes::read_dict(a, &mut attrs, limits.max_attributes_per_event, &limits))
@@ -399,7 +426,13 @@ impl PySpan {
     fn set_status(&self, status: &Bound<'_, PyAny>, description: Option<String>) -> PyResult<()> {
         // OpenTelemetry's Status object carries both.
         let (code, description) = match status.getattr("status_code") {
-            Ok(code) => (parse_status(&code)?, status.getattr("description")?.extract::<Option<String>>()?.or(description)),
+            Ok(code) => (
+                parse_status(&code)?,
+                status
+                    .getattr("description")?
+                    .extract::<Option<String>>()?
+                    .or(description),
+            ),
             Err(_) => (parse_status(status)?, description),
         };
         self.with_recording(|r| {
@@ -408,7 +441,11 @@ impl PySpan {
                 return;
             }
             r.status = code;
-            r.status_message = if code == StatusCode::Error { description.unwrap_or_default() } else { String::new() };
+            r.status_message = if code == StatusCode::Error {
+                description.unwrap_or_default()
+            } else {
+                String::new()
+            };
         });
         Ok(())
     }
@@ -463,7 +500,9 @@ impl PySpan {
 
     fn __aenter__(slf: &Bound<'_, Self>) -> PyResult<Ready> {
         Self::enter(slf)?;
-        Ok(Ready { value: slf.clone().into_any().unbind() })
+        Ok(Ready {
+            value: slf.clone().into_any().unbind(),
+        })
     }
 
     #[pyo3(signature = (_exc_type=None, exc=None, _tb=None))]
@@ -474,7 +513,9 @@ impl PySpan {
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Ready> {
         Self::exit(slf, exc)?;
-        Ok(Ready { value: false.into_pyobject(slf.py())?.to_owned().into_any().unbind() })
+        Ok(Ready {
+            value: false.into_pyobject(slf.py())?.to_owned().into_any().unbind(),
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -496,7 +537,10 @@ pub fn link_context(value: &Bound<'_, PyAny>) -> PyResult<SpanContext> {
     if let Ok(ctx) = value.cast::<PySpanContext>() {
         return Ok(ctx.get().inner.clone());
     }
-    Err(PyTypeError::new_err(format!("expected a ferrotel Span or SpanContext, got {}", value.repr()?)))
+    Err(PyTypeError::new_err(format!(
+        "expected a ferrotel Span or SpanContext, got {}",
+        value.repr()?
+    )))
 }
 
 /// An awaitable that is already done: what `async with span:` awaits.
@@ -519,4 +563,3 @@ impl Ready {
         Err(PyStopIteration::new_err((self.value.clone_ref(py),)))
     }
 }
-

@@ -15,7 +15,9 @@ use super::pipeline;
 use super::span::{link_context, PySpan, Recording, SpanContext};
 
 fn parse_kind(kind: Option<&Bound<'_, PyAny>>) -> PyResult<SpanKind> {
-    let Some(kind) = kind.filter(|k| !k.is_none()) else { return Ok(SpanKind::Internal) };
+    let Some(kind) = kind.filter(|k| !k.is_none()) else {
+        return Ok(SpanKind::Internal);
+    };
     let parsed = if let Ok(s) = kind.cast::<PyString>() {
         SpanKind::parse(s.to_str()?)
     } else if let Ok(name) = kind.getattr("name") {
@@ -121,7 +123,12 @@ impl PyTracer {
     #[new]
     #[pyo3(signature = (name, version=""))]
     fn new(name: &str, version: &str) -> Self {
-        Self { scope: Arc::new(Scope { name: name.to_string(), version: version.to_string() }) }
+        Self {
+            scope: Arc::new(Scope {
+                name: name.to_string(),
+                version: version.to_string(),
+            }),
+        }
     }
 
     #[getter]
@@ -188,7 +195,9 @@ impl PyTracer {
         attributes: Option<&Bound<'py, PyDict>>,
         kind: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        slf.py().import("ferrotel.tracing")?.call_method1("_trace", (slf, name, func, attributes, kind))
+        slf.py()
+            .import("ferrotel.tracing")?
+            .call_method1("_trace", (slf, name, func, attributes, kind))
     }
 
     fn __repr__(&self) -> String {
