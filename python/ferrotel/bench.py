@@ -151,9 +151,10 @@ def _traces_side(library: str, stmt: str, sampled: bool = True) -> Side:
             )
             tracer: Any = ferrotel.get_tracer("bench")
 
-            @ferrotel.traced(tracer=tracer)
             def handler() -> None:
                 pass
+
+            handler = ferrotel.traced(tracer=tracer)(handler)
 
             return {"tracer": tracer, "attrs": attrs, "handler": handler}
         from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -168,9 +169,10 @@ def _traces_side(library: str, stmt: str, sampled: bool = True) -> Side:
         provider.add_span_processor(BatchSpanProcessor(Discard()))
         tracer = provider.get_tracer("bench")
 
-        @tracer.start_as_current_span("handler")
         def otel_handler() -> None:
             pass
+
+        otel_handler = tracer.start_as_current_span("handler")(otel_handler)
 
         assert ReadableSpan is not None
         return {"tracer": tracer, "attrs": attrs, "handler": otel_handler}

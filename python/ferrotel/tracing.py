@@ -20,7 +20,7 @@ import functools
 import inspect
 import os
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from urllib.parse import unquote
 
 from ._core import (
@@ -313,6 +313,21 @@ def _wrap_async_generator(
             span.end()
 
     return wrapper
+
+
+@overload
+def traced(func: F) -> F: ...
+
+
+@overload
+def traced(
+    func: str | None = None,
+    *,
+    name: str | None = None,
+    tracer: Tracer | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    kind: str | None = None,
+) -> Callable[[F], F]: ...
 
 
 def traced(
