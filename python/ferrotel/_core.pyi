@@ -200,9 +200,7 @@ def _after_fork_in_child() -> None: ...
 
 # --- tracing ---------------------------------------------------------------------------------
 
-_Attributes = Mapping[
-    str, str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
-]
+_Attributes = Mapping[str, Any]
 
 class SpanContext:
     def __init__(

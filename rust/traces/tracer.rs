@@ -34,8 +34,10 @@ fn parse_kind(kind: Option<&Bound<'_, PyAny>>) -> PyResult<SpanKind> {
     })
 }
 
+/// `parent=None` means the current span; `parent=False` starts a new trace.
 fn parent_context(py: Python<'_>, parent: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SpanContext>> {
     match parent {
+        Some(p) if p.is_instance_of::<pyo3::types::PyBool>() && !p.is_truthy()? => Ok(None),
         Some(p) if !p.is_none() => Ok(Some(link_context(p)?)),
         _ => Ok(context::current(py)
             .and_then(|span| span.cast::<PySpan>().ok().map(|s| s.get().ctx.clone()))

@@ -1,0 +1,224 @@
+"""ferrotel as the OpenTelemetry API's implementation, sharing one context with ferrotel's API.
+
+Libraries instrumented with the OpenTelemetry API (and ``opentelemetry-instrumentation-*``
+packages) record into ferrotel's pipeline once either
+
+- the environment says so before the first import of ``opentelemetry``:
+  ``OTEL_PYTHON_CONTEXT=ferrotel OTEL_PYTHON_TRACER_PROVIDER=ferrotel`` (entry points), or
+- the application calls ``ferrotel.otel.install()`` at start-up.
+
+Either way there is one current span: the one in ferrotel's ContextVar. The OpenTelemetry API
+reads and sets it through :class:`FerrotelRuntimeContext`, so ``opentelemetry.trace
+.get_current_span()`` sees spans started with ``ferrotel.get_tracer(...).span(...)`` and the
+other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.context.context import Context
+from opentelemetry.util import types as otel_types
+
+from . import tracing
+from ._core import Span, SpanContext
+from .otel_context import FerrotelRuntimeContext
+
+try:  # works as a decorator of sync and async functions, as the API's own
+    from opentelemetry.util._decorator import _agnosticcontextmanager as _span_manager
+except ImportError:  # pragma: no cover - older API versions
+    _span_manager = contextmanager  # type: ignore[assignment]
+
+__all__ = ["FerrotelRuntimeContext", "TracerProvider", "install"]
+
+
+def _to_ferrotel(context: otel_trace.SpanContext) -> SpanContext | None:
+    if not context.is_valid:
+        return None
+    return SpanContext(
+        f"{context.trace_id:032x}",
+        f"{context.span_id:016x}",
+        int(context.trace_flags),
+        context.trace_state.to_header() if context.trace_state else "",
+        context.is_remote,
+    )
+
+
+def _to_otel(context: SpanContext) -> otel_trace.SpanContext:
+    return otel_trace.SpanContext(
+        trace_id=int(context.trace_id, 16),
+        span_id=int(context.span_id, 16),
+        is_remote=context.is_remote,
+        trace_flags=otel_trace.TraceFlags(context.trace_flags),
+        trace_state=otel_trace.TraceState.from_header([context.trace_state]) if context.trace_state else None,
+    )
+
+
+class OtelSpan(otel_trace.Span):
+    """A ferrotel span behind the OpenTelemetry API's ``Span`` interface."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OtelSpan) and other.span.context == self.span.context
+
+    def __hash__(self) -> int:
+        return hash(self.span.context)
+
+    def get_span_context(self) -> otel_trace.SpanContext:
+        return _to_otel(self.span.context)
+
+    def is_recording(self) -> bool:
+        return self.span.is_recording()
+
+    def set_attributes(self, attributes: Mapping[str, otel_types.AttributeValue]) -> None:
+        self.span.set_attributes(dict(attributes))
+
+    def set_attribute(self, key: str, value: otel_types.AttributeValue) -> None:
+        self.span.set_attribute(key, value)
+
+    def add_event(
+        self, name: str, attributes: otel_types.Attributes = None, timestamp: int | None = None
+    ) -> None:
+        self.span.add_event(name, dict(attributes) if attributes else None, timestamp)
+
+    def add_link(self, context: otel_trace.SpanContext, attributes: otel_types.Attributes = None) -> None:
+        linked = _to_ferrotel(context)
+        if linked is not None:
+            self.span.add_link(linked, dict(attributes) if attributes else None)
+
+    def update_name(self, name: str) -> None:
+        self.span.update_name(name)
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        self.span.set_status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: otel_types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        self.span.record_exception(exception, dict(attributes) if attributes else None, timestamp, escaped)
+
+    def end(self, end_time: int | None = None) -> None:
+        self.span.end(end_time)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.span.end()
+
+
+class _Link:
+    __slots__ = ("attributes", "context")
+
+    def __init__(self, context: SpanContext, attributes: Mapping[str, Any] | None) -> None:
+        self.context = context
+        self.attributes = attributes
+
+
+def _parent(context: Context | None) -> Any:
+    """ferrotel's ``parent=``: None for the current span, False for a new trace."""
+    if context is None:
+        return None
+    span = otel_trace.get_current_span(context)
+    if isinstance(span, OtelSpan):
+        return span.span
+    converted = _to_ferrotel(span.get_span_context())
+    return converted if converted is not None else False
+
+
+class Tracer(otel_trace.Tracer):
+    def __init__(self, tracer: tracing.Tracer) -> None:
+        self._tracer = tracer
+
+    def start_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: otel_trace.SpanKind = otel_trace.SpanKind.INTERNAL,
+        attributes: otel_types.Attributes = None,
+        links: Sequence[otel_trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> otel_trace.Span:
+        ferrotel_links = None
+        if links:
+            ferrotel_links = [
+                _Link(ctx, dict(link.attributes) if link.attributes else None)
+                for link in links
+                if (ctx := _to_ferrotel(link.context)) is not None
+            ]
+        span = self._tracer.start_span(
+            name,
+            attributes=dict(attributes) if attributes else None,
+            kind=kind,
+            parent=_parent(context),
+            links=ferrotel_links,
+            start_time=start_time,
+        )
+        return OtelSpan(span)
+
+    @_span_manager
+    def start_as_current_span(
+        self,
+        name: str,
+        context: Context | None = None,
+        kind: otel_trace.SpanKind = otel_trace.SpanKind.INTERNAL,
+        attributes: otel_types.Attributes = None,
+        links: Sequence[otel_trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[otel_trace.Span]:
+        span = self.start_span(name, context, kind, attributes, links, start_time)
+        with otel_trace.use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current
+
+
+class TracerProvider(otel_trace.TracerProvider):
+    """The OpenTelemetry API's tracer provider, recording into ferrotel's pipeline (configured
+    with ``ferrotel.tracing.configure``)."""
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: otel_types.Attributes | None = None,
+    ) -> otel_trace.Tracer:
+        return Tracer(tracing.get_tracer(instrumenting_module_name, instrumenting_library_version or ""))
+
+
+def install() -> TracerProvider:
+    """Makes ferrotel the OpenTelemetry API's tracer provider and runtime context, for an
+    application that did not set ``OTEL_PYTHON_CONTEXT=ferrotel``. Call it at start-up, before
+    spans are started; returns the provider."""
+    if not isinstance(otel_context._RUNTIME_CONTEXT, FerrotelRuntimeContext):
+        otel_context._RUNTIME_CONTEXT = FerrotelRuntimeContext()
+    provider = TracerProvider()
+    current = otel_trace.get_tracer_provider()
+    if not isinstance(current, TracerProvider):
+        otel_trace.set_tracer_provider(provider)
+        return provider
+    return current
