@@ -66,6 +66,9 @@ struct Channels<T> {
 
 pub struct BatchWorker<T: Send + 'static> {
     signal: &'static str,
+    /// `ferrotel_dropped_total{reason="queue_full"}`, resolved once: a dead backend fills the
+    /// queue, and every later send lands here.
+    queue_full: Arc<crate::metrics::counter::CounterCore>,
     config: BatchConfig,
     factory: ExporterFactory<T>,
     channels: RwLock<Option<Channels<T>>>,
@@ -84,6 +87,7 @@ impl<T: Send + 'static> BatchWorker<T> {
     pub fn start(signal: &'static str, config: BatchConfig, factory: ExporterFactory<T>) -> Arc<Self> {
         let worker = Arc::new(Self {
             signal,
+            queue_full: selfmetrics::drop_counter(signal, "queue_full"),
             config,
             factory,
             channels: RwLock::new(None),
@@ -128,7 +132,10 @@ impl<T: Send + 'static> BatchWorker<T> {
                     }
                     return;
                 }
-                Err(TrySendError::Full(_)) => "queue_full",
+                Err(TrySendError::Full(_)) => {
+                    self.queue_full.inc(1.0);
+                    return;
+                }
                 Err(TrySendError::Disconnected(_)) => "shutdown",
             },
             None => "shutdown",

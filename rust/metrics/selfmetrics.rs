@@ -44,6 +44,14 @@ pub fn export_failures() -> &'static Arc<Family<CounterCore>> {
     })
 }
 
+/// The counter for one (signal, reason), for a hot path to resolve once and keep.
+pub fn drop_counter(signal: &str, reason: &str) -> Arc<CounterCore> {
+    dropped()
+        .child(&[Cow::Borrowed(signal), Cow::Borrowed(reason)])
+        .core
+        .clone()
+}
+
 pub fn record_drops(signal: &str, reason: &str, count: usize) {
     dropped()
         .child(&[Cow::Borrowed(signal), Cow::Borrowed(reason)])
