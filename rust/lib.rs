@@ -1,6 +1,11 @@
 //! ferrotel's native core: metrics recorded in Rust, rendered and served without the GIL.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+/// Span and log data are built on the application's threads and freed on exporter threads;
+/// mimalloc makes those cross-thread frees cheap where glibc's arenas contend.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod export;
 pub mod metrics;
 pub mod traces;
@@ -66,6 +71,8 @@ mod _core {
             .get()
             .core
             .register_native(NativeFamily::Counter(crate::metrics::selfmetrics::dropped().clone()))?;
+        // Like prometheus_client's REGISTRY: process and Python runtime metrics included.
+        registry.get().register_process_metrics(py)?;
         m.add("REGISTRY", registry.clone_ref(py))?;
         m.add("PanicException", py.get_type::<pyo3::panic::PanicException>())?;
         m.add("DEFAULT_BUCKETS", crate::metrics::histogram::DEFAULT_BUCKETS.to_vec())?;

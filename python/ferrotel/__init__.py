@@ -34,7 +34,7 @@ from ._core import (
     start_http_server,
 )
 from .exposition import CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, make_asgi_app, make_wsgi_app
-from .metrics import MetricsCollector
+from .metrics import DefaultMetrics, MetricsCollector
 from .tracing import Span, SpanContext, Tracer, current_span, get_tracer, traced
 
 CollectorRegistry = Registry
@@ -54,6 +54,7 @@ __all__ = [
     "CONTENT_TYPE_LATEST",
     "CONTENT_TYPE_OPENMETRICS",
     "DEFAULT_BUCKETS",
+    "DefaultMetrics",
     "REGISTRY",
     "CollectorRegistry",
     "Counter",

@@ -15,10 +15,12 @@ use super::exposition::{negotiate, Exemplar, FamilyDesc, Format, Kind, OwnedFami
 use super::exposition::{SampleSink, TextSink};
 use super::family::DEFAULT_CARDINALITY_LIMIT;
 use super::native::NativeFamily;
+use super::process::ProcessCollector;
 
 enum Source {
     Native(NativeFamily),
     Python(Py<PyAny>),
+    Process(Arc<ProcessCollector>),
 }
 
 struct Entry {
@@ -72,32 +74,43 @@ impl RegistryCore {
             .iter()
             .filter_map(|e| match &e.source {
                 Source::Python(obj) => Some((e.id, obj.clone_ref(py))),
-                Source::Native(_) => None,
+                Source::Native(_) | Source::Process(_) => None,
             })
             .collect()
     }
 
     fn needs_python(&self) -> bool {
         self.entries.lock().iter().any(|e| match &e.source {
-            Source::Python(_) => true,
+            Source::Python(_) | Source::Process(_) => true,
             Source::Native(f) => f.needs_python(),
         })
     }
 
-    /// The attached phase: refresh function gauges and read every Python collector.
+    /// The attached phase: refresh function gauges and GC statistics, read every Python collector.
     fn collect_python(&self, py: Python<'_>) -> PyResult<HashMap<u64, Vec<OwnedFamily>>> {
-        let natives: Vec<NativeFamily> = {
+        let (natives, processes): (Vec<NativeFamily>, Vec<Arc<ProcessCollector>>) = {
             let entries = self.entries.lock();
-            entries
+            let natives = entries
                 .iter()
                 .filter_map(|e| match &e.source {
                     Source::Native(f) if f.needs_python() => Some(f.clone()),
                     _ => None,
                 })
-                .collect()
+                .collect();
+            let processes = entries
+                .iter()
+                .filter_map(|e| match &e.source {
+                    Source::Process(p) => Some(p.clone()),
+                    _ => None,
+                })
+                .collect();
+            (natives, processes)
         };
         for family in natives {
             family.refresh(py)?;
+        }
+        for process in processes {
+            process.refresh(py)?;
         }
         let mut out = HashMap::new();
         for (id, collector) in self.python_entries(py) {
@@ -116,6 +129,7 @@ impl RegistryCore {
         for entry in entries.iter() {
             match &entry.source {
                 Source::Native(family) => family.write(sink),
+                Source::Process(process) => process.write(sink),
                 Source::Python(_) => {
                     for family in python.get(&entry.id).into_iter().flatten() {
                         family.write(sink);
@@ -382,6 +396,22 @@ impl PyRegistry {
             names.extend(super::native::sample_names(&family.desc));
         }
         self.core.add(Source::Python(collector.clone().unbind()), names)
+    }
+
+    /// Adds the process and Python runtime metrics (the guide's `DefaultMetrics`).
+    pub fn register_process_metrics(&self, py: Python<'_>) -> PyResult<()> {
+        if self
+            .core
+            .entries
+            .lock()
+            .iter()
+            .any(|e| matches!(e.source, Source::Process(_)))
+        {
+            return Ok(());
+        }
+        let collector = Arc::new(ProcessCollector::new(py)?);
+        self.core
+            .add(Source::Process(collector), ProcessCollector::sample_names())
     }
 
     /// Whether this metric (or collector) is registered here.
