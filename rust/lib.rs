@@ -29,6 +29,8 @@ mod _core {
     #[pymodule_export]
     use crate::export::otlp::{_otlp_encode_rate, OtlpSpanExporterConfig};
     #[pymodule_export]
+    use crate::export::pushgateway::{_push_to_gateway, PyPushGateway};
+    #[pymodule_export]
     use crate::export::server::{start_http_server, MetricsServer};
     #[pymodule_export]
     use crate::export::span_files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
@@ -67,10 +69,11 @@ mod _core {
         use crate::metrics::registry::default_registry;
         let py = m.py();
         let registry = default_registry(py);
-        registry
-            .get()
-            .core
-            .register_native(NativeFamily::Counter(crate::metrics::selfmetrics::dropped().clone()))?;
+        let core = &registry.get().core;
+        core.register_native(NativeFamily::Counter(crate::metrics::selfmetrics::dropped().clone()))?;
+        core.register_native(NativeFamily::Counter(
+            crate::metrics::selfmetrics::export_failures().clone(),
+        ))?;
         // Like prometheus_client's REGISTRY: process and Python runtime metrics included.
         registry.get().register_process_metrics(py)?;
         m.add("REGISTRY", registry.clone_ref(py))?;

@@ -35,6 +35,7 @@ from ._core import (
 )
 from .exposition import CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, make_asgi_app, make_wsgi_app
 from .metrics import DefaultMetrics, MetricsCollector
+from .pushgateway import PushGateway, delete_from_gateway, push_to_gateway, pushadd_to_gateway
 from .tracing import Span, SpanContext, Tracer, current_span, get_tracer, traced
 
 CollectorRegistry = Registry
@@ -65,18 +66,22 @@ __all__ = [
     "MetricsCollector",
     "MetricsServer",
     "PanicException",
+    "PushGateway",
     "Registry",
     "Span",
     "SpanContext",
     "Summary",
     "Tracer",
     "current_span",
+    "delete_from_gateway",
     "flush",
     "generate_latest",
     "generate_openmetrics",
     "get_tracer",
     "make_asgi_app",
     "make_wsgi_app",
+    "push_to_gateway",
+    "pushadd_to_gateway",
     "shutdown",
     "start_http_server",
     "traced",

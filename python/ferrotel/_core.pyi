@@ -356,3 +356,30 @@ def inject(
 ) -> None: ...
 def set_propagators(names: Sequence[str]) -> None: ...
 def _otlp_encode_rate(spans: int = 20000) -> float: ...
+
+# --- pushgateway -----------------------------------------------------------------------------
+
+class PushGateway:
+    url: str
+    def __init__(
+        self,
+        url: str,
+        job_name: str,
+        interval: float = 15.0,
+        grouping_key: Sequence[tuple[str, str]] | None = None,
+        registry: Registry | None = None,
+        method: str = "PUT",
+        timeout: float = 10.0,
+    ) -> None: ...
+    def start(self) -> PushGateway: ...
+    def push(self, timeout: float = 10.0) -> bool: ...
+    def stop(self, timeout: float = 10.0) -> bool: ...
+
+def _push_to_gateway(
+    gateway: str,
+    job: str,
+    registry: Registry | None = None,
+    grouping_key: Sequence[tuple[str, str]] | None = None,
+    method: str = "PUT",
+    timeout: float = 30.0,
+) -> None: ...
