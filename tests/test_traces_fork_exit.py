@@ -211,3 +211,10 @@ def test_exit_flushes_to_otlp(receiver, tmp_path, ending):
     assert len(spans) == 700
     assert sorted(s.attributes["i"] for s in spans) == list(range(700))
     assert all(s.resource["service.name"] == "exit-test" for s in spans)
+
+
+def test_exit_flushes_the_console_exporter(tmp_path):
+    result = run_script("tracing.ConsoleSpanExporter()", 300, "normal", tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert sorted(line["attributes"]["i"] for line in lines) == list(range(300))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import ferrotel
@@ -14,6 +15,7 @@ from tracing_helpers import (
     SPAN_FLAGS_TRACE_FLAGS_MASK,
     by_name,
     exported_spans,
+    wait_until,
 )
 
 pytestmark = pytest.mark.usefixtures("reset_tracing")
@@ -207,6 +209,47 @@ def test_json_and_protobuf_decode_to_the_same_message(receiver, tracer):
     assert messages["/proto"] == messages["/json"]
 
 
+@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
+def test_non_finite_doubles(receiver, tracer, protocol):
+    """NaN and infinities are doubles like any other; protobuf's JSON mapping writes them as
+    "NaN", "Infinity" and "-Infinity"."""
+    configure(tracing.OTLPSpanExporter(receiver.url(), protocol=protocol))
+    with tracer.span("odd-doubles", attributes={"nan": math.nan, "inf": math.inf, "ninf": -math.inf}):
+        pass
+    flush()
+    (span,) = exported_spans(receiver.snapshot())
+    assert isinstance(span.attributes["nan"], float), span.attributes
+    assert math.isnan(span.attributes["nan"])
+    assert span.attributes["inf"] == math.inf and span.attributes["ninf"] == -math.inf
+
+
+def test_reconfiguring_does_not_lose_buffered_spans(receiver, tracer):
+    """Spans buffered (or still open) in a replaced pipeline are exported by that pipeline."""
+    configure(tracing.OTLPSpanExporter(receiver.url("/first")), service_name="first")
+    with tracer.span("buffered"):
+        pass
+    still_open = tracer.start_span("open-across-configure")
+    configure(tracing.OTLPSpanExporter(receiver.url("/second")), service_name="second")
+    with tracer.span("new"):
+        pass
+    still_open.end()
+    flush()
+
+    def arrived() -> dict[str, tuple[str, str]]:
+        return {
+            s.name: (r.path, s.resource["service.name"])
+            for r in receiver.snapshot()
+            for s in exported_spans([r])
+        }
+
+    wait_until(lambda: len(arrived()) == 3)
+    assert arrived() == {
+        "buffered": ("/first", "first"),
+        "open-across-configure": ("/first", "first"),
+        "new": ("/second", "second"),
+    }
+
+
 def test_exporter_headers_arrive(receiver, tracer):
     headers = {"x-api-key": "s3cret", "authorization": "Bearer token-123", "X-Scope-OrgID": "tenant-1"}
     configure(tracing.OTLPSpanExporter(receiver.url(), headers=headers))
@@ -287,12 +330,9 @@ def test_service_name_from_resource_attributes_and_arguments_win(receiver, trace
 
 def test_exporter_from_environment(receiver, tracer, monkeypatch):
     """OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces), OTEL_EXPORTER_OTLP_HEADERS and _PROTOCOL."""
-    for name in (
-        "OTEL_TRACES_EXPORTER",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("ENDPOINT", "HEADERS", "PROTOCOL", "COMPRESSION", "TIMEOUT"):
+        monkeypatch.delenv(f"OTEL_EXPORTER_OTLP_TRACES_{name}", raising=False)
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url("/base/"))
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=k%3Dv,tenant=t1")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")

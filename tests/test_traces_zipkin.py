@@ -177,6 +177,20 @@ def test_events_become_annotations(zipkin, tracer):
         assert before_us <= a["timestamp"] <= after_us
 
 
+def test_identical_events_still_validate(zipkin, tracer):
+    """The schema's annotations are uniqueItems: two events with the same name in the same
+    microsecond must not make the payload invalid (Zipkin itself keeps one of them)."""
+    with tracer.span("twice") as span:
+        span.add_event("tick", timestamp=1_700_000_000_000_000_000)
+        span.add_event("tick", timestamp=1_700_000_000_000_000_000)
+        span.add_event("tock", timestamp=1_700_000_000_000_000_000)
+    annotations = exported(zipkin)["twice"]["annotations"]
+    assert {(a["timestamp"], a["value"]) for a in annotations} == {
+        (1_700_000_000_000_000, "tick"),
+        (1_700_000_000_000_000, "tock"),
+    }
+
+
 def test_service_name_defaults_to_unknown_service(receiver, tracer, monkeypatch):
     for name in ("OTEL_SERVICE_NAME", "SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
         monkeypatch.delenv(name, raising=False)
