@@ -39,10 +39,13 @@ def test_tracecontext_round_trip(propagators, tracer, memory_exporter):
     assert (context.trace_id, context.span_id) == (client.context.trace_id, client.context.span_id)
     assert context.sampled and context.trace_flags == 1 and context.is_remote and context.is_valid
 
-    with propagation.attach(headers) as attached:
-        assert attached == context
-        with tracer.span("server", kind="server") as server:
-            pass
+    with tracer.span("local") as local:
+        with propagation.attach(headers) as attached:
+            assert attached == context
+            assert ferrotel.current_span().context == context
+            with tracer.span("server", kind="server") as server:
+                pass
+        assert ferrotel.current_span() is local, "attach restores the span current before it"
     spans = {s["name"]: s for s in memory_exporter.get_finished_spans()}
     assert server.context.trace_id == client.context.trace_id
     assert spans["server"]["parent_span_id"] == client.context.span_id
