@@ -390,3 +390,121 @@ def build(settings: Mapping[str, Any] | Config) -> Config:
 def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """TOML (``path`` or the default files), then the environment on top, checked."""
     return build(_merge(toml_settings(path), environment_settings(environ)))
+
+
+# --- applying -------------------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    """What ``configure()`` started, so the next ``configure()`` can replace it."""
+
+    config: Config
+    server: Any = None
+    pusher: Any = None
+
+
+_running: Running | None = None
+
+
+def _stop_running() -> None:
+    global _running
+    if _running is None:
+        return
+    if _running.server is not None:
+        _running.server.shutdown()
+    if _running.pusher is not None:
+        _running.pusher.stop()
+    _running = None
+
+
+def apply(config: Config) -> Running:
+    """Sets up all three signals from a checked ``Config``."""
+    from . import logs, tracing
+    from ._core import REGISTRY, PushGateway, start_http_server
+
+    global _running
+    _stop_running()
+    running = Running(config)
+    m = config.metrics
+    REGISTRY.configure(prefix=m.prefix, default_labels=dict(m.default_labels))
+    if m.enabled and m.port is not None:
+        running.server = start_http_server(m.port, m.address)
+    if m.enabled and m.push_gateway is not None:
+        push = m.push_gateway
+        running.pusher = PushGateway(push.url, push.job_name, push.interval).start()
+
+    out = config.logging.outputs
+    logs.configure(
+        config.logging.level,
+        config.logging.format,
+        console=out.console,
+        file=logs.FileSink(out.file.path, out.file.max_size, out.file.max_files) if out.file else None,
+        elasticsearch=logs.ElasticsearchSink(out.elasticsearch.node, out.elasticsearch.index)
+        if out.elasticsearch
+        else None,
+        service=config.service_name,
+        environment=config.environment,
+        version=config.service_version,
+    )
+
+    t = config.tracing
+    x = t.exporters
+    exporters: list[Any] = []
+    if x.jaeger:
+        exporters.append(tracing.JaegerExporter(x.jaeger.endpoint))
+    if x.otlp:
+        exporters.append(tracing.OTLPSpanExporter(x.otlp.endpoint))
+    if x.zipkin:
+        exporters.append(tracing.ZipkinExporter(x.zipkin.endpoint))
+    if x.console:
+        exporters.append(tracing.ConsoleSpanExporter())
+    if x.file:
+        exporters.append(tracing.FileSpanExporter(x.file))
+    tracing.configure(
+        enabled=t.enabled,
+        service_name=t.service_name or config.service_name,
+        service_version=config.service_version,
+        environment=config.environment,
+        sampling_rate=t.sampling_rate,
+        exporters=exporters,
+    )
+    _running = running
+    return running
+
+
+def configure(
+    config: Config | None = None,
+    *,
+    metrics: MetricsConfig | None = None,
+    logging: LoggingConfig | None = None,
+    tracing: TracingConfig | None = None,
+    service_name: str | None = None,
+    service_version: str | None = None,
+    environment: str | None = None,
+    toml: str | os.PathLike[str] | None = None,
+) -> Config:
+    """Sets up metrics, logs and traces; returns the effective configuration.
+
+    With a ``Config`` (or any of the keyword parts) the configuration is exactly what the code
+    says. With none, it is read from TOML (``toml``, ``./ferrotel.toml`` or ``[tool.ferrotel]``
+    in ``./pyproject.toml``) with the environment on top.
+    """
+    parts = {"metrics": metrics, "logging": logging, "tracing": tracing}
+    names = {"service_name": service_name, "service_version": service_version, "environment": environment}
+    if config is None and all(v is None for v in (*parts.values(), *names.values())):
+        effective = load(toml)
+    else:
+        base = config or Config()
+        effective = build(
+            Config(
+                service_name=names["service_name"] or base.service_name,
+                service_version=names["service_version"] or base.service_version,
+                environment=names["environment"] or base.environment,
+                metrics=metrics or base.metrics,
+                logging=logging or base.logging,
+                tracing=tracing or base.tracing,
+            )
+        )
+    apply(effective)
+    return effective
