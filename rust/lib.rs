@@ -2,6 +2,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod export;
+pub mod logs;
 pub mod metrics;
 pub mod traces;
 
@@ -20,15 +21,29 @@ mod _core {
     #[pymodule_export]
     use super::_debug_panic;
     #[pymodule_export]
+    use crate::export::elasticsearch::ElasticsearchSink;
+    #[pymodule_export]
+    use crate::export::files::FileSink;
+    #[pymodule_export]
     use crate::export::lifecycle::{_after_fork_in_child, _after_fork_in_parent, _before_fork, flush, shutdown};
     #[pymodule_export]
     use crate::export::otlp::{_otlp_encode_rate, OtlpSpanExporterConfig};
+    #[pymodule_export]
+    use crate::export::otlp_logs::OtlpLogSink;
     #[pymodule_export]
     use crate::export::server::{start_http_server, MetricsServer};
     #[pymodule_export]
     use crate::export::span_files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
     #[pymodule_export]
     use crate::export::zipkin::ZipkinExporterConfig;
+    #[pymodule_export]
+    use crate::logs::bridge::emit_stdlib_record;
+    #[pymodule_export]
+    use crate::logs::context::{LogContext, ScopedFields};
+    #[pymodule_export]
+    use crate::logs::logger::PyLogger;
+    #[pymodule_export]
+    use crate::logs::pipeline::{configure_logs, log_level};
     #[pymodule_export]
     use crate::metrics::counter::PyCounter;
     #[pymodule_export]
@@ -66,6 +81,9 @@ mod _core {
             .get()
             .core
             .register_native(NativeFamily::Counter(crate::metrics::selfmetrics::dropped().clone()))?;
+        registry.get().core.register_native(NativeFamily::Counter(
+            crate::metrics::selfmetrics::export_failures().clone(),
+        ))?;
         m.add("REGISTRY", registry.clone_ref(py))?;
         m.add("PanicException", py.get_type::<pyo3::panic::PanicException>())?;
         m.add("DEFAULT_BUCKETS", crate::metrics::histogram::DEFAULT_BUCKETS.to_vec())?;
