@@ -3,7 +3,7 @@
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
 
 use super::context;
 use super::pipeline;
@@ -55,6 +55,11 @@ fn message(record: &Bound<'_, PyAny>, msg: Option<&Bound<'_, PyAny>>, args: Opti
     }
 }
 
+/// A str attribute; None (or anything else) without the cost of a failed extraction's exception.
+fn string(value: &Bound<'_, PyAny>) -> Option<String> {
+    value.cast::<PyString>().ok().map(record::text)
+}
+
 fn build(record: &Bound<'_, PyAny>, level: Level, attrs: &Bound<'_, PyDict>) -> LogRecord {
     let py = record.py();
     let (mut name, mut msg, mut args, mut created) = (None, None, None, None);
@@ -68,13 +73,13 @@ fn build(record: &Bound<'_, PyAny>, level: Level, attrs: &Bound<'_, PyDict>) -> 
             "name" => name = Some(value),
             "msg" => msg = Some(value),
             "args" => args = Some(value),
-            "created" => created = value.extract::<f64>().ok(),
+            "created" => created = value.cast::<PyFloat>().ok().map(|f| f.value()),
             "exc_info" => exc_info = Some(value),
-            "exc_text" => exc_text = value.extract::<String>().ok(),
-            "stack_info" => stack_info = value.extract::<String>().ok(),
-            "filename" => file = value.extract::<String>().ok(),
-            "lineno" => line = value.extract::<u32>().ok(),
-            "funcName" => function = value.extract::<String>().ok(),
+            "exc_text" => exc_text = string(&value),
+            "stack_info" => stack_info = string(&value),
+            "filename" => file = string(&value),
+            "lineno" => line = value.cast::<PyInt>().ok().and_then(|n| n.extract::<u32>().ok()),
+            "funcName" => function = string(&value),
             _ if is_standard(key) => {}
             _ => fields.push((key.to_owned(), record::value(&value))),
         }
