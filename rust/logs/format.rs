@@ -32,19 +32,35 @@ const RESERVED: &[&str] = &[
     "log.origin.function",
 ];
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds).
+fn push_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
+    let start = out.len();
+    out.resize(start + width, b'0');
+    for slot in out[start..].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds), without the formatting machinery: it is
+/// on every line.
 pub fn write_timestamp(out: &mut Vec<u8>, time_ns: u64) {
     let secs = time_ns / 1_000_000_000;
-    let micros = (time_ns % 1_000_000_000) / 1_000;
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    );
+    push_digits(out, year.clamp(0, 9999) as u64, 4);
+    for (sep, value) in [
+        (b'-', month.into()),
+        (b'-', day.into()),
+        (b'T', rem / 3600),
+        (b':', rem / 60 % 60),
+        (b':', rem % 60),
+    ] {
+        out.push(sep);
+        push_digits(out, value, 2);
+    }
+    out.push(b'.');
+    push_digits(out, (time_ns % 1_000_000_000) / 1_000, 6);
+    out.push(b'Z');
 }
 
 /// Howard Hinnant's days-to-civil: days since 1970-01-01 to (year, month, day).
@@ -83,19 +99,42 @@ fn escape_at(bytes: &[u8], i: usize) -> Option<(Escape, usize)> {
     }
 }
 
+/// Bytes that may need an escape: controls, DEL, and the lead bytes of U+0085 and U+2028/9;
+/// in quoted text also `"` and the backslash.
+const fn attention(quoted: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[0x7f] = true;
+    table[0xc2] = true;
+    table[0xe2] = true;
+    table[b'"' as usize] = quoted;
+    table[b'\\' as usize] = quoted;
+    table
+}
+
+static QUOTED: [bool; 256] = attention(true);
+static BARE: [bool; 256] = attention(false);
+
 /// Writes `text`, escaping what `escape_at` names and, when `quoted`, `"` and `\`.
 fn write_escaped(out: &mut Vec<u8>, text: &str, quoted: bool, code: fn(&mut Vec<u8>, u32)) {
+    let table = if quoted { &QUOTED } else { &BARE };
     let bytes = text.as_bytes();
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let found = if quoted && (b == b'"' || b == b'\\') {
+        if !table[b as usize] {
+            i += 1;
+            continue;
+        }
+        let found = if b == b'"' || b == b'\\' {
             Some((Escape::Short(b), 1))
-        } else if b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2 {
-            escape_at(bytes, i)
         } else {
-            None
+            escape_at(bytes, i)
         };
         let Some((escape, len)) = found else {
             i += 1;
@@ -134,9 +173,7 @@ fn write_json_value(out: &mut Vec<u8>, value: &Value, redactor: &Redactor) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
         Value::Float(f) => out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes()),
         Value::Str(s) => write_json_str(out, &redactor.scrub(s)),
         Value::List(items) => {
@@ -233,7 +270,8 @@ impl JsonFormat {
         }
         if let Some(origin) = &record.origin {
             self.string_field(out, "log.origin.file.name", &origin.file);
-            let _ = write!(out, ",\"log.origin.file.line\":{}", origin.line);
+            out.extend_from_slice(b",\"log.origin.file.line\":");
+            out.extend_from_slice(itoa::Buffer::new().format(origin.line).as_bytes());
             self.string_field(out, "log.origin.function", &origin.function);
         }
         for field in record.context() {
