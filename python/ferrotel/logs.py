@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import _core
-from ._core import ElasticsearchSink, FileSink, Logger, LogContext
+from ._core import ElasticsearchSink, FileSink, LogContext, Logger
 from .tracing import _env, _pairs
 
 __all__ = [
