@@ -39,7 +39,7 @@ mod _core {
     #[pymodule_export]
     use crate::logs::bridge::emit_stdlib_record;
     #[pymodule_export]
-    use crate::logs::context::{LogContext, ScopedFields};
+    use crate::logs::context::LogContext;
     #[pymodule_export]
     use crate::logs::logger::PyLogger;
     #[pymodule_export]

@@ -149,9 +149,9 @@ def test_pretty_shows_message_context_and_indented_stack_trace(pretty_file):
         log.exception("failed")
     ferrotel.flush()
     first, *error = pretty_file.read_text().splitlines()
-    assert first.endswith('INFO    users  Creating new user  email=jane@example.com source="sign up" count=3')
+    assert first.endswith('INFO     users  Creating new user  email=jane@example.com source="sign up" count=3')
     assert (
-        'ERROR   users  failed  error.type=RuntimeError error.message="db down\\nINFO forged line"'
+        'ERROR    users  failed  error.type=RuntimeError error.message="db down\\nINFO forged line"'
         in error[0]
     )
     assert error[1:] and all(line.startswith("    ") for line in error[1:])

@@ -382,8 +382,6 @@ class LogContext:
         self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> bool: ...
 
-class ScopedFields: ...
-
 class FileSink:
     def __init__(
         self,

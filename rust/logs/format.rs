@@ -43,7 +43,7 @@ fn push_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds), without the formatting machinery: it is
 /// on every line.
-pub fn write_timestamp(out: &mut Vec<u8>, time_ns: u64) {
+fn write_timestamp(out: &mut Vec<u8>, time_ns: u64) {
     let secs = time_ns / 1_000_000_000;
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
@@ -291,13 +291,14 @@ const RESET: &str = "\x1b[0m";
 const DIM: &str = "\x1b[2m";
 const CYAN: &str = "\x1b[36m";
 
-fn level_color(record: &LogRecord) -> &'static str {
+/// The level as pretty prints it (padded so messages line up) and its colour.
+fn level_label(record: &LogRecord) -> (&'static str, &'static str) {
     match record.level.name() {
-        "debug" => "\x1b[34m",
-        "info" => "\x1b[32m",
-        "warning" => "\x1b[33m",
-        "error" => "\x1b[31m",
-        _ => "\x1b[1;31m",
+        "debug" => ("DEBUG    ", "\x1b[34m"),
+        "info" => ("INFO     ", "\x1b[32m"),
+        "warning" => ("WARNING  ", "\x1b[33m"),
+        "error" => ("ERROR    ", "\x1b[31m"),
+        _ => ("CRITICAL ", "\x1b[1;31m"),
     }
 }
 
@@ -349,8 +350,8 @@ impl PrettyFormat {
     pub fn write(&self, out: &mut Vec<u8>, record: &LogRecord) {
         write_timestamp(out, record.time_ns);
         out.push(b' ');
-        let level = record.level.name().to_ascii_uppercase();
-        self.paint(out, level_color(record), &format!("{level:<8}"));
+        let (label, color) = level_label(record);
+        self.paint(out, color, label);
         self.paint(out, DIM, &record.logger);
         out.extend_from_slice(b"  ");
         write_escaped(out, &self.redactor.scrub(&record.message), false, pretty_code);
