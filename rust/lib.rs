@@ -1,6 +1,11 @@
 //! ferrotel's native core: metrics recorded in Rust, rendered and served without the GIL.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+/// Span and log data are built on the application's threads and freed on exporter threads;
+/// mimalloc makes those cross-thread frees cheap where glibc's arenas contend.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod export;
 pub mod logs;
 pub mod metrics;
@@ -30,6 +35,8 @@ mod _core {
     use crate::export::otlp::{_otlp_encode_rate, OtlpSpanExporterConfig};
     #[pymodule_export]
     use crate::export::otlp_logs::OtlpLogSink;
+    #[pymodule_export]
+    use crate::export::pushgateway::{_push_to_gateway, PyPushGateway};
     #[pymodule_export]
     use crate::export::server::{start_http_server, MetricsServer};
     #[pymodule_export]
@@ -77,13 +84,13 @@ mod _core {
         use crate::metrics::registry::default_registry;
         let py = m.py();
         let registry = default_registry(py);
-        registry
-            .get()
-            .core
-            .register_native(NativeFamily::Counter(crate::metrics::selfmetrics::dropped().clone()))?;
-        registry.get().core.register_native(NativeFamily::Counter(
+        let core = &registry.get().core;
+        core.register_native(NativeFamily::Counter(crate::metrics::selfmetrics::dropped().clone()))?;
+        core.register_native(NativeFamily::Counter(
             crate::metrics::selfmetrics::export_failures().clone(),
         ))?;
+        // Like prometheus_client's REGISTRY: process and Python runtime metrics included.
+        registry.get().register_process_metrics(py)?;
         m.add("REGISTRY", registry.clone_ref(py))?;
         m.add("PanicException", py.get_type::<pyo3::panic::PanicException>())?;
         m.add("DEFAULT_BUCKETS", crate::metrics::histogram::DEFAULT_BUCKETS.to_vec())?;

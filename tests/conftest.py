@@ -1,4 +1,4 @@
-"""Shared fixtures: external Prometheus binaries, free loopback ports, log files."""
+"""Shared fixtures: external Prometheus binaries, free loopback ports, log files, tracing."""
 
 from __future__ import annotations
 
@@ -99,3 +99,40 @@ def log_drops() -> Callable[[str], float]:
         return ferrotel.REGISTRY.get_sample_value("ferrotel_dropped_total", labels) or 0.0
 
     return drops
+
+
+# --- tracing ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reset_tracing():
+    """Leaves the process-wide tracing pipeline and propagators as a fresh process has them."""
+    yield
+    ferrotel.tracing.configure(
+        exporters=[], sampler="parentbased_always_on", propagators=["tracecontext", "baggage"]
+    )
+
+
+@pytest.fixture
+def memory_exporter(reset_tracing):
+    """Tracing configured to record every span in memory (synchronously), sampling everything."""
+    exporter = ferrotel.tracing.InMemorySpanExporter()
+    ferrotel.tracing.configure(
+        service_name="test-service", exporters=[exporter], sampler="parentbased_always_on"
+    )
+    return exporter
+
+
+@pytest.fixture
+def tracer() -> ferrotel.Tracer:
+    return ferrotel.get_tracer("tests", "1.2.3")
+
+
+@pytest.fixture
+def receiver():
+    """A loopback HTTP receiver (tests/tracing_helpers.py) that records what exporters send."""
+    from tracing_helpers import Receiver
+
+    r = Receiver()
+    yield r
+    r.close()

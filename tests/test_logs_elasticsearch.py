@@ -98,7 +98,7 @@ class BulkHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver() -> Iterator[Any]:
+def bulk_receiver() -> Iterator[Any]:
     servers: list[BulkReceiver] = []
 
     def start(*answers: str) -> BulkReceiver:
@@ -119,8 +119,8 @@ def export_failures() -> float:
     return ferrotel.REGISTRY.get_sample_value("ferrotel_export_failures_total", labels) or 0.0
 
 
-def test_every_record_arrives_exactly_once_through_503_and_per_item_429(receiver):
-    es = receiver("503", "429-half", "429-half")
+def test_every_record_arrives_exactly_once_through_503_and_per_item_429(bulk_receiver):
+    es = bulk_receiver("503", "429-half", "429-half")
     ferrotel.logs.configure(elasticsearch=ElasticsearchSink(es.url, "audotics-logs", flush_interval=0.1))
     log = ferrotel.get_logger("music")
     for i in range(40):
@@ -135,8 +135,8 @@ def test_every_record_arrives_exactly_once_through_503_and_per_item_429(receiver
     assert {d["log.level"] for d in documents} == {"info"} and all("@timestamp" in d for d in documents)
 
 
-def test_items_rejected_for_good_are_counted_and_the_rest_stored(receiver, log_drops):
-    es = receiver("400-first")
+def test_items_rejected_for_good_are_counted_and_the_rest_stored(bulk_receiver, log_drops):
+    es = bulk_receiver("400-first")
     failures, dropped = export_failures(), log_drops("export_failed")
     ferrotel.logs.configure(elasticsearch=ElasticsearchSink(es.url, flush_interval=0.1))
     log = ferrotel.get_logger("music")
@@ -148,8 +148,8 @@ def test_items_rejected_for_good_are_counted_and_the_rest_stored(receiver, log_d
     assert log_drops("export_failed") == dropped + 1
 
 
-def test_batches_are_bounded_by_count_and_bytes(receiver):
-    es = receiver()
+def test_batches_are_bounded_by_count_and_bytes(bulk_receiver):
+    es = bulk_receiver()
     sink = ElasticsearchSink(es.url, max_batch=10, max_bytes=3000, flush_interval=0.1)
     ferrotel.logs.configure(elasticsearch=sink)
     log = ferrotel.get_logger("music")
@@ -161,8 +161,8 @@ def test_batches_are_bounded_by_count_and_bytes(receiver):
     assert sum(len(r["actions"]) for r in es.requests) == 45
 
 
-def test_a_record_is_sent_after_the_flush_interval_without_a_flush(receiver):
-    es = receiver()
+def test_a_record_is_sent_after_the_flush_interval_without_a_flush(bulk_receiver):
+    es = bulk_receiver()
     ferrotel.logs.configure(elasticsearch=ElasticsearchSink(es.url, flush_interval=0.2))
     ferrotel.get_logger("music").warning("on its own")
     (document,) = es.wait_for(1)
@@ -179,8 +179,8 @@ def test_a_record_is_sent_after_the_flush_interval_without_a_flush(receiver):
         ({"api_key": "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="}, None),
     ],
 )
-def test_basic_and_api_key_auth(receiver, auth, expected):
-    es = receiver()
+def test_basic_and_api_key_auth(bulk_receiver, auth, expected):
+    es = bulk_receiver()
     ferrotel.logs.configure(
         elasticsearch=ElasticsearchSink(es.url, op_type="index", flush_interval=0.1, **auth)
     )

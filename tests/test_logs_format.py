@@ -149,7 +149,8 @@ def test_pretty_shows_message_context_and_indented_stack_trace(pretty_file):
         log.exception("failed")
     ferrotel.flush()
     first, *error = pretty_file.read_text().splitlines()
-    assert first.endswith('INFO     users  Creating new user  email=jane@example.com source="sign up" count=3')
+    expected = 'INFO     users  Creating new user  email=jane@example.com source="sign up" count=3'
+    assert first.endswith(expected)
     assert (
         'ERROR    users  failed  error.type=RuntimeError error.message="db down\\nINFO forged line"'
         in error[0]

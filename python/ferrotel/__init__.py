@@ -45,7 +45,8 @@ from ._core import (
 )
 from .exposition import CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, make_asgi_app, make_wsgi_app
 from .logs import get_logger, log_context
-from .metrics import MetricsCollector
+from .metrics import DefaultMetrics, MetricsCollector
+from .pushgateway import PushGateway, delete_from_gateway, push_to_gateway, pushadd_to_gateway
 from .tracing import Span, SpanContext, Tracer, current_span, get_tracer, traced
 
 CollectorRegistry = Registry
@@ -65,6 +66,7 @@ __all__ = [
     "CONTENT_TYPE_LATEST",
     "CONTENT_TYPE_OPENMETRICS",
     "DEFAULT_BUCKETS",
+    "DefaultMetrics",
     "REGISTRY",
     "CollectorRegistry",
     "Counter",
@@ -75,12 +77,14 @@ __all__ = [
     "MetricsCollector",
     "MetricsServer",
     "PanicException",
+    "PushGateway",
     "Registry",
     "Span",
     "SpanContext",
     "Summary",
     "Tracer",
     "current_span",
+    "delete_from_gateway",
     "flush",
     "generate_latest",
     "generate_openmetrics",
@@ -90,6 +94,8 @@ __all__ = [
     "logs",
     "make_asgi_app",
     "make_wsgi_app",
+    "push_to_gateway",
+    "pushadd_to_gateway",
     "shutdown",
     "start_http_server",
     "traced",

@@ -58,6 +58,12 @@ class Case:
     def available(self) -> bool:
         return all(importlib.util.find_spec(module) is not None for module in self.requires)
 
+    #: for costs added to something else (a middleware on an app): that something alone; the
+    #: table then shows, and the ratio compares, what each side adds to it
+    baseline: Side | None = None
+    #: operations one run of ``stmt`` performs (requests served in a batch)
+    per_stmt: int = 1
+
 
 def _ferrotel_registry() -> Any:
     import ferrotel
@@ -371,6 +377,163 @@ def _empty_function_side() -> Side:
     return Side("empty Python function", setup, 'noop("cache miss", key="k")')
 
 
+REQUESTS_PER_RUN = 200
+
+
+def _log_to_temp_file() -> None:
+    import tempfile
+
+    from . import logs
+
+    logs.configure(
+        file=tempfile.NamedTemporaryFile(prefix="ferrotel-bench-", suffix=".log", delete=False).name
+    )
+
+
+def _starlette_side(kind: str) -> Side:
+    """A bare Starlette app, driven in-process with 200 requests per run, with or without a
+    middleware: ferrotel's full one (metrics, log line, span), starlette_exporter, or the
+    OpenTelemetry ASGI middleware with the SDK and a batch processor."""
+
+    def setup() -> Namespace:
+        import asyncio
+
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        async def song(request: Any) -> Any:
+            return PlainTextResponse("ok")
+
+        app: Any = Starlette(routes=[Route("/songs/{song_id}", song)])
+        if kind == "ferrotel":
+            import ferrotel
+            from ferrotel.middleware import ASGIMiddleware
+            from ferrotel.tracing import DiscardSpanExporter, configure
+
+            configure(service_name="bench", exporters=[DiscardSpanExporter()])
+            _log_to_temp_file()
+            app.add_middleware(ASGIMiddleware, registry=ferrotel.Registry())
+        elif kind == "starlette_exporter":
+            import prometheus_client
+            from starlette_exporter import PrometheusMiddleware
+
+            app.add_middleware(
+                PrometheusMiddleware, registry=prometheus_client.CollectorRegistry(), group_paths=True
+            )
+        elif kind == "opentelemetry":
+            from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+            class Discard(SpanExporter):
+                def export(self, spans: Any) -> SpanExportResult:
+                    return SpanExportResult.SUCCESS
+
+            provider = TracerProvider()
+            provider.add_span_processor(BatchSpanProcessor(Discard()))
+            app = OpenTelemetryMiddleware(app, tracer_provider=provider)
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/songs/42",
+            "raw_path": b"/songs/42",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1"), (b"user-agent", b"bench")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            pass
+
+        async def serve(n: int) -> None:
+            for _ in range(n):
+                await app(dict(scope), receive, send)
+
+        loop = asyncio.new_event_loop()
+        return {"loop": loop, "serve": serve, "n": REQUESTS_PER_RUN}
+
+    return Side(kind, setup, "loop.run_until_complete(serve(n))")
+
+
+def _flask_side(kind: str) -> Side:
+    """A bare Flask app called as WSGI, with ferrotel's WSGI middleware or OpenTelemetry's."""
+
+    def setup() -> Namespace:
+        import io
+
+        from flask import Flask
+
+        flask_app = Flask("bench")
+
+        @flask_app.get("/songs/<int:song_id>")
+        def song(song_id: int) -> str:
+            return "ok"
+
+        app: Any = flask_app.wsgi_app
+        if kind == "ferrotel":
+            import ferrotel
+            from ferrotel.middleware import WSGIMiddleware
+            from ferrotel.tracing import DiscardSpanExporter, configure
+
+            configure(service_name="bench", exporters=[DiscardSpanExporter()])
+            _log_to_temp_file()
+            app = WSGIMiddleware(flask_app.wsgi_app, registry=ferrotel.Registry())
+        elif kind == "opentelemetry":
+            from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+            class Discard(SpanExporter):
+                def export(self, spans: Any) -> SpanExportResult:
+                    return SpanExportResult.SUCCESS
+
+            provider = TracerProvider()
+            provider.add_span_processor(BatchSpanProcessor(Discard()))
+            app = OpenTelemetryMiddleware(flask_app.wsgi_app, tracer_provider=provider)
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/songs/42",
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": io.StringIO(),
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            return None
+
+        def serve(n: int) -> None:
+            for _ in range(n):
+                body = app(dict(environ), start_response)
+                for _chunk in body:
+                    pass
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+
+        return {"serve": serve, "n": REQUESTS_PER_RUN}
+
+    return Side(kind, setup, "serve(n)")
+
+
 CASES += [
     Case(
         "logs",
@@ -410,6 +573,37 @@ CASES += [
 ]
 
 
+CASES += [
+    Case(
+        "http",
+        "Starlette middleware vs starlette_exporter",
+        _starlette_side("ferrotel"),
+        _starlette_side("starlette_exporter"),
+        number=5,
+        baseline=_starlette_side("bare"),
+        per_stmt=REQUESTS_PER_RUN,
+    ),
+    Case(
+        "http",
+        "Starlette middleware vs OpenTelemetry ASGI",
+        _starlette_side("ferrotel"),
+        _starlette_side("opentelemetry"),
+        number=5,
+        baseline=_starlette_side("bare"),
+        per_stmt=REQUESTS_PER_RUN,
+    ),
+    Case(
+        "http",
+        "Flask WSGI middleware vs OpenTelemetry WSGI",
+        _flask_side("ferrotel"),
+        _flask_side("opentelemetry"),
+        number=5,
+        baseline=_flask_side("bare"),
+        per_stmt=REQUESTS_PER_RUN,
+    ),
+]
+
+
 def time_side(side: Side, number: int, repeat: int) -> float:
     """Best of ``repeat`` timings of ``number`` runs of the statement, in ns per run."""
     namespace = side.setup()
@@ -423,21 +617,24 @@ class Row:
     case: Case
     ferrotel_ns: float
     anchor_ns: float
+    baseline_ns: float = 0.0
 
     @property
     def ratio(self) -> float:
-        return self.anchor_ns / self.ferrotel_ns
+        return (self.anchor_ns - self.baseline_ns) / max(self.ferrotel_ns - self.baseline_ns, 1e-9)
 
 
 def run(cases: list[Case], repeat: int = 7) -> list[Row]:
     rows = []
     for case in cases:
-        # Interleave the two sides so drift on a shared machine hits both alike.
-        f_times, a_times = [], []
+        # Interleave the sides so drift on a shared machine hits them alike.
+        f_times, a_times, b_times = [], [], []
         for _ in range(repeat):
-            f_times.append(time_side(case.ferrotel, case.number, 1))
-            a_times.append(time_side(case.anchor, case.number, 1))
-        rows.append(Row(case, min(f_times), min(a_times)))
+            f_times.append(time_side(case.ferrotel, case.number, 1) / case.per_stmt)
+            a_times.append(time_side(case.anchor, case.number, 1) / case.per_stmt)
+            if case.baseline is not None:
+                b_times.append(time_side(case.baseline, case.number, 1) / case.per_stmt)
+        rows.append(Row(case, min(f_times), min(a_times), min(b_times) if b_times else 0.0))
     return rows
 
 
@@ -451,9 +648,13 @@ def table(rows: list[Row]) -> str:
         "| --- | --- | ---: | ---: | --- | ---: |",
     ]
     for r in rows:
+        f_ns, a_ns, name = r.ferrotel_ns, r.anchor_ns, r.case.name
+        if r.case.baseline is not None:
+            f_ns, a_ns = f_ns - r.baseline_ns, a_ns - r.baseline_ns
+            name = f"{name} (added to {_fmt_ns(r.baseline_ns)} per request)"
+        library = r.case.anchor.library
         lines.append(
-            f"| {r.case.signal} | {r.case.name} | {_fmt_ns(r.ferrotel_ns)} | {_fmt_ns(r.anchor_ns)} "
-            f"| {r.case.anchor.library} | {r.ratio:.1f}× |"
+            f"| {r.case.signal} | {name} | {_fmt_ns(f_ns)} | {_fmt_ns(a_ns)} | {library} | {r.ratio:.1f}× |"
         )
     return "\n".join(lines)
 

@@ -79,3 +79,18 @@ class MetricsCollector:
     def summary(self, name: str) -> Summary:
         result: Summary = self._lookup(name, "summary")
         return result
+
+
+class DefaultMetrics:
+    """The guide's ``DefaultMetrics``: process CPU, memory, file descriptors, threads, start
+    time, garbage collections and ``python_info``, read at scrape time (the process figures in
+    Rust, from ``/proc``). The default REGISTRY has them already, as prometheus_client's does.
+
+        DefaultMetrics(registry).register()
+    """
+
+    def __init__(self, registry: Registry = REGISTRY) -> None:
+        self.registry = registry
+
+    def register(self) -> None:
+        self.registry.register_process_metrics()

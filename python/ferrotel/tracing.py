@@ -261,23 +261,32 @@ def _wrap_generator(
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         span = tracer.start_span(name)
         gen = func(*args, **kwargs)
-        sent: Any = None
+        # What to resume the generator with: send(value) or throw(exception), as the caller did.
+        resume: Callable[[Any], Any] = gen.send
+        value: Any = None
         try:
             while True:
                 # Current only while the generator body runs, not between its yields.
                 token = _set_current_span(span)
                 try:
-                    item = gen.send(sent)
+                    item = resume(value)
                 except StopIteration as stop:
                     return stop.value
                 finally:
                     _reset_current_span(token)
-                sent = yield item
-        except BaseException as exc:
-            if not isinstance(exc, GeneratorExit):
-                span.record_exception(exc, escaped=True)
-                span.set_status("error", f"{type(exc).__name__}: {exc}")
+                try:
+                    value = yield item
+                    resume = gen.send
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:
+                    resume, value = gen.throw, exc
+        except GeneratorExit:
             gen.close()
+            raise
+        except BaseException as exc:
+            span.record_exception(exc, escaped=True)
+            span.set_status("error", f"{type(exc).__name__}: {exc}")
             raise
         finally:
             span.end()
@@ -292,22 +301,30 @@ def _wrap_async_generator(
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         span = tracer.start_span(name)
         agen = func(*args, **kwargs)
-        sent: Any = None
+        resume: Callable[[Any], Any] = agen.asend
+        value: Any = None
         try:
             while True:
                 token = _set_current_span(span)
                 try:
-                    item = await agen.asend(sent)
+                    item = await resume(value)
                 except StopAsyncIteration:
                     return
                 finally:
                     _reset_current_span(token)
-                sent = yield item
-        except BaseException as exc:
-            if not isinstance(exc, GeneratorExit):
-                span.record_exception(exc, escaped=True)
-                span.set_status("error", f"{type(exc).__name__}: {exc}")
+                try:
+                    value = yield item
+                    resume = agen.asend
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:
+                    resume, value = agen.athrow, exc
+        except GeneratorExit:
             await agen.aclose()
+            raise
+        except BaseException as exc:
+            span.record_exception(exc, escaped=True)
+            span.set_status("error", f"{type(exc).__name__}: {exc}")
             raise
         finally:
             span.end()

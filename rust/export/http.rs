@@ -75,9 +75,29 @@ pub fn jittered(backoff: Duration) -> Duration {
     backoff.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Post,
+    Put,
+    Delete,
+}
+
 /// POSTs `body` to `target`, retrying as the policy allows until `deadline`.
 pub fn post(
     agent: &ureq::Agent,
+    target: &HttpTarget,
+    content_type: &str,
+    body: &[u8],
+    policy: &RetryPolicy,
+    deadline: Instant,
+) -> Outcome {
+    send(agent, Method::Post, target, content_type, body, policy, deadline)
+}
+
+/// Sends `body` with `method` to `target`, retrying as the policy allows until `deadline`.
+pub fn send(
+    agent: &ureq::Agent,
+    method: Method,
     target: &HttpTarget,
     content_type: &str,
     body: &[u8],
@@ -98,8 +118,12 @@ pub fn post(
         if remaining.is_zero() {
             break;
         }
-        let mut request = agent
-            .post(&target.url)
+        let builder = match method {
+            Method::Post => agent.post(&target.url),
+            Method::Put => agent.put(&target.url),
+            Method::Delete => agent.delete(&target.url).force_send_body(),
+        };
+        let mut request = builder
             .config()
             .timeout_global(Some(target.timeout.min(remaining)))
             .build()

@@ -5,6 +5,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod otlp;
 pub mod otlp_logs;
+pub mod pushgateway;
 pub mod server;
 pub mod span_files;
 pub mod worker;

@@ -159,6 +159,83 @@ pub fn request(spans: &[Arc<SpanData>]) -> ExportTraceServiceRequest {
     }
 }
 
+/// Stand-ins for non-finite doubles while serde writes the request; JSON has no NaN, and the
+/// protobuf JSON mapping spells them "NaN", "Infinity", "-Infinity". Used only in a batch that
+/// holds a non-finite double, so a genuine ±f64::MAX or MIN_POSITIVE elsewhere in it is the
+/// one value that could be misread.
+const NON_FINITE: [(f64, &str); 3] = [
+    (f64::MIN_POSITIVE, "NaN"),
+    (f64::MAX, "Infinity"),
+    (-f64::MAX, "-Infinity"),
+];
+
+fn for_each_double(request: &mut ExportTraceServiceRequest, f: &mut impl FnMut(&mut f64)) {
+    fn visit(value: &mut AnyValue, f: &mut impl FnMut(&mut f64)) {
+        match &mut value.value {
+            Some(any_value::Value::DoubleValue(d)) => f(d),
+            Some(any_value::Value::ArrayValue(array)) => array.values.iter_mut().for_each(|v| visit(v, f)),
+            _ => {}
+        }
+    }
+    let mut attrs = |kvs: &mut Vec<KeyValue>| {
+        kvs.iter_mut()
+            .filter_map(|kv| kv.value.as_mut())
+            .for_each(|v| visit(v, f))
+    };
+    for rs in &mut request.resource_spans {
+        if let Some(resource) = rs.resource.as_mut() {
+            attrs(&mut resource.attributes);
+        }
+        for ss in &mut rs.scope_spans {
+            for span in &mut ss.spans {
+                attrs(&mut span.attributes);
+                span.events.iter_mut().for_each(|e| attrs(&mut e.attributes));
+                span.links.iter_mut().for_each(|l| attrs(&mut l.attributes));
+            }
+        }
+    }
+}
+
+fn json_body(mut request: ExportTraceServiceRequest) -> serde_json::Result<Vec<u8>> {
+    let mut non_finite = false;
+    for_each_double(&mut request, &mut |d| {
+        if !d.is_finite() {
+            non_finite = true;
+            *d = if d.is_nan() {
+                NON_FINITE[0].0
+            } else if *d > 0.0 {
+                NON_FINITE[1].0
+            } else {
+                NON_FINITE[2].0
+            };
+        }
+    });
+    if !non_finite {
+        return serde_json::to_vec(&request);
+    }
+    let mut value = serde_json::to_value(&request)?;
+    fn patch(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Number(n)) = map.get("doubleValue") {
+                    let spelled = n
+                        .as_f64()
+                        .and_then(|d| NON_FINITE.iter().find(|(s, _)| *s == d).map(|(_, t)| *t));
+                    if let Some(text) = spelled {
+                        map.insert("doubleValue".into(), serde_json::Value::String(text.into()));
+                        return;
+                    }
+                }
+                map.values_mut().for_each(patch);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(patch),
+            _ => {}
+        }
+    }
+    patch(&mut value);
+    serde_json::to_vec(&value)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
     Protobuf,
@@ -181,10 +258,7 @@ impl Exporter<Arc<SpanData>> for OtlpSpanExporter {
         let request = request(batch);
         let (body, content_type) = match self.protocol {
             Protocol::Protobuf => (request.encode_to_vec(), "application/x-protobuf"),
-            Protocol::Json => (
-                serde_json::to_vec(&request).map_err(|e| e.to_string())?,
-                "application/json",
-            ),
+            Protocol::Json => (json_body(request).map_err(|e| e.to_string())?, "application/json"),
         };
         match http::post(&self.agent, &self.target, content_type, &body, &self.retry, deadline) {
             Outcome::Sent(_) => Ok(()),

@@ -93,10 +93,7 @@ impl<T: Send + 'static> BatchWorker<T> {
             channels: RwLock::new(None),
         });
         *worker.channels.write() = Some(worker.spawn());
-        let lifecycle: Arc<dyn Lifecycle> = worker.clone();
-        let mut workers = WORKERS.lock();
-        workers.retain(|w| w.strong_count() > 0);
-        workers.push(Arc::downgrade(&lifecycle));
+        register(worker.clone());
         worker
     }
 
@@ -289,6 +286,13 @@ fn run<T>(
             }
         }
     }
+}
+
+/// Puts a background thread under `ferrotel.flush()`, `ferrotel.shutdown()` and the fork hooks.
+pub fn register(lifecycle: Arc<dyn Lifecycle>) {
+    let mut workers = WORKERS.lock();
+    workers.retain(|w| w.strong_count() > 0);
+    workers.push(Arc::downgrade(&lifecycle));
 }
 
 fn live_workers() -> Vec<Arc<dyn Lifecycle>> {

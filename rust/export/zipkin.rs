@@ -67,7 +67,10 @@ pub fn zipkin_span(s: &SpanData) -> Value {
     if s.dropped_events > 0 {
         tags.insert("otel.dropped_events_count".into(), json!(s.dropped_events.to_string()));
     }
-    let annotations: Vec<Value> = s
+    if s.dropped_links > 0 {
+        tags.insert("otel.dropped_links_count".into(), json!(s.dropped_links.to_string()));
+    }
+    let mut annotations: Vec<Value> = s
         .events
         .iter()
         .map(|e| {
@@ -80,6 +83,9 @@ pub fn zipkin_span(s: &SpanData) -> Value {
             json!({ "timestamp": e.time_ns / 1_000, "value": value })
         })
         .collect();
+    // Zipkin's schema wants unique annotations: two equal events in one microsecond are one.
+    let mut seen = std::collections::HashSet::new();
+    annotations.retain(|a| seen.insert(a.to_string()));
     let mut span = json!({
         "traceId": trace_hex(s.trace_id),
         "id": span_hex(s.span_id),

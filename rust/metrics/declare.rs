@@ -33,9 +33,9 @@ pub fn declare(
     reserved: &[&str],
 ) -> PyResult<Declared> {
     let registry = registry.resolve(py);
-    let prefix = registry.as_ref().map(|r| r.prefix.as_str()).unwrap_or("");
+    let prefix = registry.as_ref().map(|r| r.prefix.read().clone()).unwrap_or_default();
     let built = validate::full_name(kind.as_str(), name, namespace, subsystem, unit)?;
-    let full = if prefix.is_empty() || built.starts_with(prefix) {
+    let full = if prefix.is_empty() || built.starts_with(&prefix) {
         built
     } else {
         format!("{prefix}{built}")
@@ -44,7 +44,7 @@ pub fn declare(
     let labelnames = label_names(labelnames)?;
     validate::label_names(&labelnames, reserved)?;
     if let Some(registry) = &registry {
-        for (default, _) in &registry.default_labels {
+        for (default, _) in registry.default_labels.read().iter() {
             if labelnames.contains(default) {
                 return Err(PyValueError::new_err(format!(
                     "label name {default:?} of metric {full:?} is already a default label of its registry"

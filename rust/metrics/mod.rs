@@ -6,6 +6,7 @@ pub mod gauge;
 pub mod histogram;
 pub mod info;
 pub mod native;
+pub mod process;
 pub mod registry;
 pub mod selfmetrics;
 pub mod summary;

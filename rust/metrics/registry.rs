@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -15,10 +15,12 @@ use super::exposition::{negotiate, Exemplar, FamilyDesc, Format, Kind, OwnedFami
 use super::exposition::{SampleSink, TextSink};
 use super::family::DEFAULT_CARDINALITY_LIMIT;
 use super::native::NativeFamily;
+use super::process::ProcessCollector;
 
 enum Source {
     Native(NativeFamily),
     Python(Py<PyAny>),
+    Process(Arc<ProcessCollector>),
 }
 
 struct Entry {
@@ -30,8 +32,10 @@ struct Entry {
 pub struct RegistryCore {
     entries: Mutex<Vec<Entry>>,
     next_id: Mutex<u64>,
-    pub prefix: String,
-    pub default_labels: Vec<(String, String)>,
+    /// Put before the name of each metric declared from now on.
+    pub prefix: RwLock<String>,
+    /// Added to every series at render time.
+    pub default_labels: RwLock<Vec<(String, String)>>,
     pub cardinality_limit: usize,
 }
 
@@ -72,32 +76,43 @@ impl RegistryCore {
             .iter()
             .filter_map(|e| match &e.source {
                 Source::Python(obj) => Some((e.id, obj.clone_ref(py))),
-                Source::Native(_) => None,
+                Source::Native(_) | Source::Process(_) => None,
             })
             .collect()
     }
 
     fn needs_python(&self) -> bool {
         self.entries.lock().iter().any(|e| match &e.source {
-            Source::Python(_) => true,
+            Source::Python(_) | Source::Process(_) => true,
             Source::Native(f) => f.needs_python(),
         })
     }
 
-    /// The attached phase: refresh function gauges and read every Python collector.
+    /// The attached phase: refresh function gauges and GC statistics, read every Python collector.
     fn collect_python(&self, py: Python<'_>) -> PyResult<HashMap<u64, Vec<OwnedFamily>>> {
-        let natives: Vec<NativeFamily> = {
+        let (natives, processes): (Vec<NativeFamily>, Vec<Arc<ProcessCollector>>) = {
             let entries = self.entries.lock();
-            entries
+            let natives = entries
                 .iter()
                 .filter_map(|e| match &e.source {
                     Source::Native(f) if f.needs_python() => Some(f.clone()),
                     _ => None,
                 })
-                .collect()
+                .collect();
+            let processes = entries
+                .iter()
+                .filter_map(|e| match &e.source {
+                    Source::Process(p) => Some(p.clone()),
+                    _ => None,
+                })
+                .collect();
+            (natives, processes)
         };
         for family in natives {
             family.refresh(py)?;
+        }
+        for process in processes {
+            process.refresh(py)?;
         }
         let mut out = HashMap::new();
         for (id, collector) in self.python_entries(py) {
@@ -116,6 +131,7 @@ impl RegistryCore {
         for entry in entries.iter() {
             match &entry.source {
                 Source::Native(family) => family.write(sink),
+                Source::Process(process) => process.write(sink),
                 Source::Python(_) => {
                     for family in python.get(&entry.id).into_iter().flatten() {
                         family.write(sink);
@@ -136,14 +152,16 @@ impl RegistryCore {
     /// Renders in `format`; attaches to Python only when a Python collector needs it.
     pub fn render(&self, format: Format) -> PyResult<Vec<u8>> {
         let python = self.python_parts()?;
-        let mut sink = TextSink::new(format, &self.default_labels);
+        let defaults = self.default_labels.read().clone();
+        let mut sink = TextSink::new(format, &defaults);
         self.write(&mut sink, &python);
         Ok(sink.finish())
     }
 
     pub fn snapshot(&self) -> PyResult<Vec<OwnedFamily>> {
         let python = self.python_parts()?;
-        let mut sink = SnapshotSink::new(&self.default_labels);
+        let defaults = self.default_labels.read().clone();
+        let mut sink = SnapshotSink::new(&defaults);
         self.write(&mut sink, &python);
         Ok(sink.families)
     }
@@ -264,8 +282,8 @@ fn new_core(prefix: String, default_labels: Vec<(String, String)>, cardinality_l
     RegistryCore {
         entries: Mutex::new(Vec::new()),
         next_id: Mutex::new(0),
-        prefix,
-        default_labels,
+        prefix: RwLock::new(prefix),
+        default_labels: RwLock::new(default_labels),
         cardinality_limit,
     }
 }
@@ -324,15 +342,10 @@ impl PyRegistry {
         if !prefix.is_empty() {
             super::validate::metric_name(&prefix)?;
         }
-        let mut labels = Vec::new();
-        if let Some(default_labels) = default_labels {
-            for (k, v) in default_labels.iter() {
-                let k: String = k.extract()?;
-                super::validate::label_name(&k, &[])?;
-                let v: String = v.str()?.to_str()?.to_string();
-                labels.push((k, v));
-            }
-        }
+        let labels = match default_labels {
+            Some(d) => read_labels(d)?,
+            None => Vec::new(),
+        };
         if cardinality_limit == 0 {
             return Err(PyValueError::new_err("cardinality_limit must be at least 1, got 0"));
         }
@@ -342,17 +355,52 @@ impl PyRegistry {
     }
 
     #[getter]
-    fn prefix(&self) -> &str {
-        &self.core.prefix
+    fn prefix(&self) -> String {
+        self.core.prefix.read().clone()
     }
 
     #[getter]
     fn default_labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for (k, v) in &self.core.default_labels {
+        for (k, v) in self.core.default_labels.read().iter() {
             dict.set_item(k, v)?;
         }
         Ok(dict)
+    }
+
+    /// Changes the prefix (for metrics declared from now on) and the default labels (for every
+    /// series from the next scrape on): what `ferrotel.configure(metrics=...)` sets.
+    #[pyo3(signature = (*, prefix=None, default_labels=None))]
+    fn configure(&self, prefix: Option<String>, default_labels: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        if let Some(prefix) = &prefix {
+            if !prefix.is_empty() {
+                super::validate::metric_name(prefix)?;
+            }
+        }
+        let labels = match default_labels {
+            Some(d) => Some(read_labels(d)?),
+            None => None,
+        };
+        if let Some(labels) = &labels {
+            let entries = self.core.entries.lock();
+            for entry in entries.iter() {
+                if let Source::Native(family) = &entry.source {
+                    if let Some((name, _)) = labels.iter().find(|(n, _)| family.desc().labelnames.contains(n)) {
+                        return Err(PyValueError::new_err(format!(
+                            "default label {name:?} is already a label of metric {:?}",
+                            family.desc().name
+                        )));
+                    }
+                }
+            }
+        }
+        if let Some(prefix) = prefix {
+            *self.core.prefix.write() = prefix;
+        }
+        if let Some(labels) = labels {
+            *self.core.default_labels.write() = labels;
+        }
+        Ok(())
     }
 
     #[getter]
@@ -382,6 +430,22 @@ impl PyRegistry {
             names.extend(super::native::sample_names(&family.desc));
         }
         self.core.add(Source::Python(collector.clone().unbind()), names)
+    }
+
+    /// Adds the process and Python runtime metrics (the guide's `DefaultMetrics`).
+    pub fn register_process_metrics(&self, py: Python<'_>) -> PyResult<()> {
+        if self
+            .core
+            .entries
+            .lock()
+            .iter()
+            .any(|e| matches!(e.source, Source::Process(_)))
+        {
+            return Ok(());
+        }
+        let collector = Arc::new(ProcessCollector::new(py)?);
+        self.core
+            .add(Source::Process(collector), ProcessCollector::sample_names())
     }
 
     /// Whether this metric (or collector) is registered here.
@@ -454,7 +518,7 @@ impl PyRegistry {
             .strip_suffix("_total")
             .or_else(|| name.strip_suffix("_info"))
             .unwrap_or(name);
-        let prefix = &self.core.prefix;
+        let prefix = self.core.prefix.read().clone();
         let candidates = [
             name.to_string(),
             stripped.to_string(),
@@ -491,10 +555,22 @@ impl PyRegistry {
     fn __repr__(&self) -> String {
         format!(
             "<ferrotel.Registry prefix={:?} metrics={}>",
-            self.core.prefix,
+            self.core.prefix.read(),
             self.core.entries.lock().len()
         )
     }
+}
+
+fn read_labels(labels: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(labels.len());
+    for (k, v) in labels.iter() {
+        let k: String = k
+            .extract()
+            .map_err(|_| PyTypeError::new_err(format!("default label name {k} is not a str")))?;
+        super::validate::label_name(&k, &[])?;
+        out.push((k, v.str()?.to_str()?.to_string()));
+    }
+    Ok(out)
 }
 
 pub fn to_prometheus_families<'py>(py: Python<'py>, families: &[OwnedFamily]) -> PyResult<Bound<'py, PyList>> {

@@ -77,17 +77,19 @@ pub fn parse_traceparent(value: &str) -> Option<SpanContext> {
     })
 }
 
+/// W3C keys: `lcalpha 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/")`, or `tenant@system` where
+/// the tenant may also start with a digit and the system must start with a letter.
 fn valid_tracestate_key(key: &str) -> bool {
-    let ok = |s: &str, max: usize| {
-        !s.is_empty()
-            && s.len() <= max
-            && s.as_bytes()[0].is_ascii_lowercase() | s.as_bytes()[0].is_ascii_digit()
+    let ok = |s: &str, max: usize, digit_first: bool| {
+        let first = s.as_bytes().first().copied().unwrap_or(b'A');
+        s.len() <= max
+            && (first.is_ascii_lowercase() || (digit_first && first.is_ascii_digit()))
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/".contains(&b))
     };
     match key.split_once('@') {
-        Some((tenant, system)) => ok(tenant, 241) && ok(system, 14),
-        None => ok(key, 256),
+        Some((tenant, system)) => ok(tenant, 241, true) && ok(system, 14, false),
+        None => ok(key, 256, false),
     }
 }
 

@@ -1,0 +1,124 @@
+"""WSGI middleware (Flask, Django, any WSGI app): metrics, span, log line and headers.
+
+    app.wsgi_app = WSGIMiddleware(app.wsgi_app)     # Flask
+    application = WSGIMiddleware(get_wsgi_application())   # Django
+
+The route template comes from the framework: Flask's matched ``url_rule`` (recorded by a
+``before_request`` hook the middleware adds), Django's URL resolver.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .._core import REGISTRY, Registry
+from ..tracing import Tracer
+from ._http import DEFAULT_EXCLUDED, UNMATCHED, Request, RequestTelemetry, route_template
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+ROUTE_KEY = "ferrotel.route"
+
+
+def _hook_flask(app: Any) -> None:
+    flask_app = getattr(app, "__self__", app)
+    if not (hasattr(flask_app, "before_request") and hasattr(flask_app, "url_map")):
+        return
+    from flask import request
+
+    def record_route() -> None:
+        if request.url_rule is not None:
+            request.environ[ROUTE_KEY] = request.url_rule.rule
+
+    flask_app.before_request(record_route)
+
+
+def _django_route(path: str) -> str | None:
+    if "django.urls" not in sys.modules:
+        return None
+    from django.urls import Resolver404, resolve
+
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return UNMATCHED
+    return str(match.route)
+
+
+def _route(environ: dict[str, Any]) -> str:
+    route = environ.get(ROUTE_KEY) or _django_route(environ.get("PATH_INFO", ""))
+    return route_template(route) if route and route != UNMATCHED else UNMATCHED
+
+
+def _carrier(environ: dict[str, Any]) -> dict[str, str]:
+    return {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
+
+
+class _Body:
+    """The response body, passed through; the request ends when the server closes it, so a
+    streamed body is measured to its last chunk."""
+
+    def __init__(self, body: Iterable[bytes], request: Request, environ: dict[str, Any]) -> None:
+        self.body = body
+        self.request = request
+        self.environ = environ
+        self.done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self.body
+        except BaseException as exc:
+            self.request.failed(exc)
+            raise
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if not self.done:
+                self.done = True
+                self.request.finish(_route(self.environ))
+
+
+class WSGIMiddleware:
+    def __init__(
+        self,
+        app: WSGIApp,
+        registry: Registry = REGISTRY,
+        tracer: Tracer | None = None,
+        excluded_paths: Iterable[str] = DEFAULT_EXCLUDED,
+        log_requests: bool = True,
+    ) -> None:
+        self.app = app
+        self.telemetry = RequestTelemetry(registry, tracer, excluded_paths, log_requests)
+        _hook_flask(app)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in self.telemetry.excluded:
+            return self.app(environ, start_response)
+        request = self.telemetry.start(
+            environ.get("REQUEST_METHOD", "GET"),
+            path,
+            _carrier(environ),
+            environ.get("wsgi.url_scheme", "http"),
+        )
+        extra = request.response_headers()
+
+        def start_with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            request.status = int(status[:3])
+            return start_response(status, [*headers, *extra], exc_info)
+
+        try:
+            body = self.app(environ, start_with_headers)
+        except BaseException as exc:
+            request.failed(exc)
+            request.finish(_route(environ))
+            raise
+        return _Body(body, request, environ)
+
+
+__all__ = ["WSGIMiddleware"]

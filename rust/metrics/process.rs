@@ -1,0 +1,253 @@
+//! The guide's `DefaultMetrics`: process and Python runtime metrics under prometheus_client's
+//! names, read at scrape time. Process figures come from `/proc` without the GIL; the garbage
+//! collector's counts are read with it, in the registry's attached phase.
+
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+
+use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
+
+#[derive(Clone, Default)]
+struct GcGeneration {
+    collections: f64,
+    collected: f64,
+    uncollectable: f64,
+}
+
+pub struct ProcessCollector {
+    /// `python_info` labels, read once.
+    python: Vec<(String, String)>,
+    gc: Mutex<Vec<GcGeneration>>,
+}
+
+struct ProcStat {
+    cpu_seconds: f64,
+    start_time: f64,
+    virtual_bytes: f64,
+    resident_bytes: f64,
+}
+
+fn sysconf(name: libc::c_int) -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let value = unsafe { libc::sysconf(name) };
+    if value > 0 {
+        value as f64
+    } else {
+        0.0
+    }
+}
+
+fn boot_time() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    stat.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn proc_stat() -> Option<ProcStat> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which may hold spaces, in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok());
+    let ticks = sysconf(libc::_SC_CLK_TCK).max(1.0);
+    Some(ProcStat {
+        cpu_seconds: (field(14)? + field(15)?) / ticks,
+        start_time: boot_time().unwrap_or(0.0) + field(22)? / ticks,
+        virtual_bytes: field(23)?,
+        resident_bytes: field(24)? * sysconf(libc::_SC_PAGESIZE),
+    })
+}
+
+fn max_fds() -> Option<f64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3).and_then(|v| v.parse().ok())
+}
+
+fn open_fds() -> Option<f64> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as f64)
+}
+
+fn threads() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn family(sink: &mut dyn SampleSink, name: &str, help: &str, kind: Kind, value: Option<f64>) {
+    let Some(value) = value else { return };
+    let desc = FamilyDesc {
+        name: name.into(),
+        help: help.into(),
+        unit: String::new(),
+        kind,
+        labelnames: Box::new([]),
+    };
+    sink.family(&desc);
+    let suffix = if kind == Kind::Counter { "_total" } else { "" };
+    sink.sample(&desc, &Sample::new(suffix, &[], &[], value));
+}
+
+impl ProcessCollector {
+    pub fn new(py: Python<'_>) -> PyResult<Self> {
+        let info = py.import("sys")?.getattr("version_info")?;
+        let platform = py.import("platform")?;
+        let python = vec![
+            (
+                "implementation".to_string(),
+                platform.call_method0("python_implementation")?.extract()?,
+            ),
+            ("major".to_string(), info.getattr("major")?.str()?.to_string()),
+            ("minor".to_string(), info.getattr("minor")?.str()?.to_string()),
+            ("patchlevel".to_string(), info.getattr("micro")?.str()?.to_string()),
+            (
+                "version".to_string(),
+                platform.call_method0("python_version")?.extract()?,
+            ),
+        ];
+        Ok(Self {
+            python,
+            gc: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Reads the garbage collector's statistics; called attached, holding no lock.
+    pub fn refresh(&self, py: Python<'_>) -> PyResult<()> {
+        let stats = py.import("gc")?.call_method0("get_stats")?;
+        let mut generations = Vec::new();
+        for generation in stats.try_iter()? {
+            let generation = generation?;
+            let get = |key: &str| -> PyResult<f64> { generation.get_item(key)?.extract() };
+            generations.push(GcGeneration {
+                collections: get("collections")?,
+                collected: get("collected")?,
+                uncollectable: get("uncollectable")?,
+            });
+        }
+        *self.gc.lock() = generations;
+        Ok(())
+    }
+
+    pub fn write(&self, sink: &mut dyn SampleSink) {
+        let stat = proc_stat();
+        let s = stat.as_ref();
+        family(
+            sink,
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            Kind::Gauge,
+            s.map(|s| s.virtual_bytes),
+        );
+        family(
+            sink,
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            Kind::Gauge,
+            s.map(|s| s.resident_bytes),
+        );
+        family(
+            sink,
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            Kind::Gauge,
+            s.map(|s| s.start_time),
+        );
+        family(
+            sink,
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds.",
+            Kind::Counter,
+            s.map(|s| s.cpu_seconds),
+        );
+        family(
+            sink,
+            "process_open_fds",
+            "Number of open file descriptors.",
+            Kind::Gauge,
+            open_fds(),
+        );
+        family(
+            sink,
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+            Kind::Gauge,
+            max_fds(),
+        );
+        family(
+            sink,
+            "process_threads",
+            "Number of OS threads in the process.",
+            Kind::Gauge,
+            threads(),
+        );
+        self.write_python(sink);
+    }
+
+    fn write_python(&self, sink: &mut dyn SampleSink) {
+        let names: Vec<String> = self.python.iter().map(|(k, _)| k.clone()).collect();
+        let values: Vec<String> = self.python.iter().map(|(_, v)| v.clone()).collect();
+        let desc = FamilyDesc {
+            name: "python_info".into(),
+            help: "Python platform information".into(),
+            unit: String::new(),
+            kind: Kind::Gauge,
+            labelnames: names.clone().into_boxed_slice(),
+        };
+        sink.family(&desc);
+        sink.sample(&desc, &Sample::new("", &names, &values, 1.0));
+        let gc = self.gc.lock().clone();
+        let label = ["generation".to_string()];
+        for (name, help, read) in [
+            (
+                "python_gc_objects_collected",
+                "Objects collected during gc",
+                (|g: &GcGeneration| g.collected) as fn(&GcGeneration) -> f64,
+            ),
+            (
+                "python_gc_objects_uncollectable",
+                "Uncollectable objects found during GC",
+                |g| g.uncollectable,
+            ),
+            (
+                "python_gc_collections",
+                "Number of times this generation was collected",
+                |g| g.collections,
+            ),
+        ] {
+            let desc = FamilyDesc {
+                name: name.into(),
+                help: help.into(),
+                unit: String::new(),
+                kind: Kind::Counter,
+                labelnames: Box::new(label.clone()),
+            };
+            sink.family(&desc);
+            for (i, generation) in gc.iter().enumerate() {
+                let value = [i.to_string()];
+                sink.sample(&desc, &Sample::new("_total", &label, &value, read(generation)));
+            }
+        }
+    }
+
+    pub fn sample_names() -> Vec<String> {
+        [
+            "process_virtual_memory_bytes",
+            "process_resident_memory_bytes",
+            "process_start_time_seconds",
+            "process_cpu_seconds",
+            "process_cpu_seconds_total",
+            "process_open_fds",
+            "process_max_fds",
+            "process_threads",
+            "python_info",
+            "python_gc_objects_collected_total",
+            "python_gc_objects_uncollectable_total",
+            "python_gc_collections_total",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+}

@@ -1,0 +1,318 @@
+"""The HTTP middlewares on real frameworks (Starlette, FastAPI, Flask, Django) through their
+test clients: metrics with the route template as ``path``, a server span continuing the
+caller's trace, response headers, streaming and failing handlers."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import ferrotel
+import pytest
+from ferrotel.middleware import ASGIMiddleware, WSGIMiddleware
+from ferrotel.tracing import InMemorySpanExporter, configure
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    memory = InMemorySpanExporter()
+    configure(service_name="middleware-test", exporters=[memory])
+    yield memory
+    configure(exporters=[])
+
+
+# --- apps ----------------------------------------------------------------------------------------
+
+
+def starlette_app(registry: ferrotel.Registry) -> Any:
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+    from starlette.routing import Mount, Route
+
+    async def song(request: Any) -> Any:
+        return JSONResponse({"song": request.path_params["song_id"]})
+
+    async def stream(request: Any) -> Any:
+        async def chunks() -> Any:
+            for i in range(3):
+                yield f"chunk {i}\n"
+
+        return StreamingResponse(chunks())
+
+    async def boom(request: Any) -> Any:
+        raise RuntimeError("handler failed")
+
+    async def health(request: Any) -> Any:
+        return PlainTextResponse("ok")
+
+    routes = [
+        Route("/songs/{song_id:int}", song),
+        Route("/stream", stream),
+        Route("/boom", boom),
+        Route("/health", health),
+        Mount("/api", routes=[Route("/songs/{song_id}", song)]),
+    ]
+    return Starlette(
+        routes=routes, middleware=[Middleware(ASGIMiddleware, registry=registry, log_requests=False)]
+    )
+
+
+def fastapi_app(registry: ferrotel.Registry) -> Any:
+    from fastapi import APIRouter, FastAPI
+    from fastapi.responses import StreamingResponse
+
+    app = FastAPI()
+    app.add_middleware(ASGIMiddleware, registry=registry, log_requests=False)
+    router = APIRouter(prefix="/api")
+
+    @app.get("/songs/{song_id}")
+    async def song(song_id: int) -> dict[str, int]:
+        return {"song": song_id}
+
+    @router.get("/songs/{song_id}")
+    async def api_song(song_id: str) -> dict[str, str]:
+        return {"song": song_id}
+
+    @app.get("/stream")
+    async def stream() -> Any:
+        async def chunks() -> Any:
+            for i in range(3):
+                yield f"chunk {i}\n"
+
+        return StreamingResponse(chunks())
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("handler failed")
+
+    @app.get("/health")
+    async def health() -> str:
+        return "ok"
+
+    app.include_router(router)
+    return app
+
+
+def flask_app(registry: ferrotel.Registry) -> Any:
+    from flask import Flask, Response
+
+    app = Flask("middleware_test")
+
+    @app.get("/songs/<int:song_id>")
+    def song(song_id: int) -> dict[str, int]:
+        return {"song": song_id}
+
+    @app.get("/api/songs/<song_id>")
+    def api_song(song_id: str) -> dict[str, str]:
+        return {"song": song_id}
+
+    @app.get("/stream")
+    def stream() -> Response:
+        return Response((f"chunk {i}\n" for i in range(3)), mimetype="text/plain")
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("handler failed")
+
+    @app.get("/health")
+    def health() -> str:
+        return "ok"
+
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    app.wsgi_app = WSGIMiddleware(app.wsgi_app, registry=registry, log_requests=False)  # type: ignore[method-assign]
+    return app
+
+
+def django_app(registry: ferrotel.Registry) -> Any:
+    import django
+    from django.conf import settings
+
+    urls = types.ModuleType("ferrotel_test_urls")
+    sys.modules["ferrotel_test_urls"] = urls
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            ROOT_URLCONF="ferrotel_test_urls",
+            ALLOWED_HOSTS=["*"],
+            SECRET_KEY="test",
+            MIDDLEWARE=[],
+            INSTALLED_APPS=[],
+        )
+        django.setup()
+    from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+    from django.urls import path
+
+    def song(request: Any, song_id: int) -> Any:
+        return JsonResponse({"song": song_id})
+
+    def stream(request: Any) -> Any:
+        return StreamingHttpResponse(f"chunk {i}\n" for i in range(3))
+
+    def boom(request: Any) -> Any:
+        raise RuntimeError("handler failed")
+
+    def health(request: Any) -> Any:
+        return HttpResponse("ok")
+
+    urls.urlpatterns = [  # type: ignore[attr-defined]
+        path("songs/<int:song_id>", song),
+        path("api/songs/<str:song_id>", song),
+        path("stream", stream),
+        path("boom", boom),
+        path("health", health),
+    ]
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.urls import clear_url_caches
+
+    clear_url_caches()
+    return WSGIMiddleware(WSGIHandler(), registry=registry, log_requests=False)
+
+
+# --- one client interface over the frameworks' test clients ----------------------------------
+
+
+class Response:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+def asgi_client(app: Any) -> Callable[..., Response]:
+    from starlette.testclient import TestClient
+
+    client = TestClient(app, raise_server_exceptions=False)
+
+    def get(path: str, headers: dict[str, str] | None = None) -> Response:
+        r = client.get(path, headers=headers or {})
+        return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
+
+    return get
+
+
+def wsgi_client(app: Any) -> Callable[..., Response]:
+    from werkzeug.test import Client
+
+    client = Client(app)
+
+    def get(path: str, headers: dict[str, str] | None = None) -> Response:
+        try:
+            # buffered: the body is read and closed, as a WSGI server does
+            r = client.get(path, headers=headers or {}, buffered=True)
+        except RuntimeError:
+            return Response(500, {}, b"")
+        return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.get_data())
+
+    return get
+
+
+FRAMEWORKS = {
+    "starlette": (starlette_app, asgi_client, "/songs/{song_id}"),
+    "fastapi": (fastapi_app, asgi_client, "/songs/{song_id}"),
+    "flask": (flask_app, wsgi_client, "/songs/{song_id}"),
+    "django": (django_app, wsgi_client, "/songs/{song_id}"),
+}
+
+
+@pytest.fixture(params=sorted(FRAMEWORKS))
+def service(
+    request: Any, spans: InMemorySpanExporter
+) -> tuple[Callable[..., Response], ferrotel.Registry, str]:
+    make_app, make_client, template = FRAMEWORKS[request.param]
+    registry = ferrotel.Registry()
+    return make_client(make_app(registry)), registry, template
+
+
+def requests_total(registry: ferrotel.Registry, path: str, status: str) -> float | None:
+    return registry.get_sample_value("http_requests_total", {"method": "GET", "path": path, "status": status})
+
+
+def test_request_metrics_span_and_headers(service: Any, spans: InMemorySpanExporter) -> None:
+    get, registry, template = service
+    response = get("/songs/42", {"traceparent": TRACEPARENT, "x-request-id": "req-1"})
+    get("/songs/43")
+    assert response.status == 200
+    assert requests_total(registry, template, "200") == 2.0
+    assert (
+        registry.get_sample_value(
+            "http_requests_total", {"method": "GET", "path": "/songs/42", "status": "200"}
+        )
+        is None
+    )
+    assert registry.get_sample_value("http_request_duration_seconds_count") == 2.0
+    assert registry.get_sample_value("http_requests_in_flight") == 0.0
+
+    finished = [s for s in spans.get_finished_spans() if s["kind"] == "SERVER"]
+    assert len(finished) == 2
+    first = finished[0]
+    assert first["name"] == f"GET {template}"
+    assert first["trace_id"] == CALLER_TRACE
+    assert first["parent_span_id"] == CALLER_SPAN
+    assert first["attributes"]["http.route"] == template
+    assert first["attributes"]["http.response.status_code"] == 200
+    assert response.headers["x-trace-id"] == CALLER_TRACE
+    assert response.headers["x-request-id"] == "req-1"
+    assert finished[1]["parent_span_id"] is None
+    assert len(get("/songs/44").headers["x-request-id"]) == 32  # made up when the caller sent none
+
+
+def test_exemplars_link_latency_to_the_trace(service: Any, spans: InMemorySpanExporter) -> None:
+    get, registry, _ = service
+    get("/songs/1", {"traceparent": TRACEPARENT})
+    text = ferrotel.generate_openmetrics(registry).decode()
+    exemplars = [
+        s.exemplar
+        for f in text_string_to_metric_families(text)
+        if f.name == "http_request_duration_seconds"
+        for s in f.samples
+        if s.exemplar is not None
+    ]
+    assert [e.labels for e in exemplars] == [{"trace_id": CALLER_TRACE}]
+
+
+def test_mounted_or_prefixed_routes_keep_the_full_template(service: Any) -> None:
+    get, registry, _ = service
+    assert get("/api/songs/abc").status == 200
+    assert requests_total(registry, "/api/songs/{song_id}", "200") == 1.0
+
+
+def test_streaming_response_is_measured_to_its_end(service: Any, spans: InMemorySpanExporter) -> None:
+    get, registry, _ = service
+    response = get("/stream")
+    assert response.body == b"chunk 0\nchunk 1\nchunk 2\n"
+    assert requests_total(registry, "/stream", "200") == 1.0
+    (span,) = [s for s in spans.get_finished_spans() if s["kind"] == "SERVER"]
+    assert span["name"] == "GET /stream"
+
+
+def test_handler_exception_is_a_500_recorded_on_the_span(service: Any, spans: InMemorySpanExporter) -> None:
+    get, registry, _ = service
+    assert get("/boom").status == 500
+    assert requests_total(registry, "/boom", "500") == 1.0
+    (span,) = [s for s in spans.get_finished_spans() if s["kind"] == "SERVER"]
+    assert span["status"] == "ERROR"
+    assert registry.get_sample_value("http_requests_in_flight") == 0.0
+    assert (
+        any(
+            e["name"] == "exception" and "handler failed" in e["attributes"]["exception.message"]
+            for e in span["events"]
+        )
+        or span["attributes"]["http.response.status_code"] == 500
+    )
+
+
+def test_unknown_paths_and_excluded_paths(service: Any, spans: InMemorySpanExporter) -> None:
+    get, registry, _ = service
+    assert get("/no/such/page/123").status == 404
+    assert requests_total(registry, "unmatched", "404") == 1.0
+    assert get("/health").status == 200
+    assert requests_total(registry, "/health", "200") is None
+    assert [s["name"] for s in spans.get_finished_spans() if s["kind"] == "SERVER"] == ["GET unmatched"]
