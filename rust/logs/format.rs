@@ -41,13 +41,16 @@ fn push_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds), without the formatting machinery: it is
-/// on every line.
-fn write_timestamp(out: &mut Vec<u8>, time_ns: u64) {
-    let secs = time_ns / 1_000_000_000;
+thread_local! {
+    /// The last second written and its `YYYY-MM-DDTHH:MM:SS.`: most lines share it.
+    static SECOND: std::cell::Cell<(u64, [u8; 20])> = const { std::cell::Cell::new((u64::MAX, [0; 20])) };
+}
+
+fn second_prefix(secs: u64) -> [u8; 20] {
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    push_digits(out, year.clamp(0, 9999) as u64, 4);
+    let mut out = Vec::with_capacity(20);
+    push_digits(&mut out, year.clamp(0, 9999) as u64, 4);
     for (sep, value) in [
         (b'-', month.into()),
         (b'-', day.into()),
@@ -56,9 +59,26 @@ fn write_timestamp(out: &mut Vec<u8>, time_ns: u64) {
         (b':', rem % 60),
     ] {
         out.push(sep);
-        push_digits(out, value, 2);
+        push_digits(&mut out, value, 2);
     }
     out.push(b'.');
+    out.try_into().unwrap_or([b'?'; 20])
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, microseconds): on every line, so without the formatting
+/// machinery and with the date worked out once a second.
+fn write_timestamp(out: &mut Vec<u8>, time_ns: u64) {
+    let secs = time_ns / 1_000_000_000;
+    let prefix = SECOND.with(|cached| {
+        let (second, prefix) = cached.get();
+        if second == secs {
+            return prefix;
+        }
+        let prefix = second_prefix(secs);
+        cached.set((secs, prefix));
+        prefix
+    });
+    out.extend_from_slice(&prefix);
     push_digits(out, (time_ns % 1_000_000_000) / 1_000, 6);
     out.push(b'Z');
 }

@@ -112,25 +112,21 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// Every context field once, in layer order, a later layer's value replacing an earlier one's.
+    /// Every context field once, in layer order, a later layer's value replacing an earlier
+    /// one's. Keys are unique within a layer (each comes from a dict or from `merge`).
     pub fn context(&self) -> impl Iterator<Item = &Field> {
         let layers: [&[Field]; 3] = [
             self.scoped.as_deref().unwrap_or(&[]),
             self.bound.as_deref().unwrap_or(&[]),
             &self.fields,
         ];
-        layers
-            .into_iter()
-            .enumerate()
-            .flat_map(move |(layer, fields)| {
-                fields.iter().enumerate().filter(move |(i, (key, _))| {
-                    !fields[i + 1..].iter().any(|(k, _)| k == key)
-                        && !layers[layer + 1..]
-                            .iter()
-                            .any(|later| later.iter().any(|(k, _)| k == key))
-                })
+        layers.into_iter().enumerate().flat_map(move |(layer, fields)| {
+            fields.iter().filter(move |(key, _)| {
+                !layers[layer + 1..]
+                    .iter()
+                    .any(|later| later.iter().any(|(k, _)| k == key))
             })
-            .map(|(_, field)| field)
+        })
     }
 }
 
@@ -273,7 +269,7 @@ mod tests {
             message: String::new(),
             scoped: Some(vec![f("a", 1), f("b", 1)].into()),
             bound: Some(vec![f("b", 2), f("c", 2)].into()),
-            fields: vec![f("c", 3), f("d", 3), f("d", 4)],
+            fields: vec![f("c", 3), f("d", 4)],
             span: None,
             error: None,
             origin: None,

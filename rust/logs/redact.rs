@@ -2,6 +2,9 @@
 //! and pattern rules (say, email masking) rewrite every string that leaves.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::PyResult;
@@ -30,9 +33,26 @@ pub const DEFAULT_KEYS: &[&str] = &[
 
 #[derive(Debug, Default)]
 pub struct Redactor {
+    /// Tells this redactor's answers apart in a thread's memo.
+    id: u64,
     keys: Option<Regex>,
     patterns: Vec<(Regex, String)>,
 }
+
+/// Keys seen by this thread (a sink's writer) and whether they are sensitive: log keys repeat,
+/// and matching them was the costliest part of formatting a line.
+struct KeyMemo {
+    redactor: u64,
+    keys: HashMap<String, bool, foldhash::fast::RandomState>,
+}
+
+const KEY_MEMO_SIZE: usize = 4096;
+
+thread_local! {
+    static KEY_MEMO: RefCell<KeyMemo> = RefCell::new(KeyMemo { redactor: 0, keys: HashMap::default() });
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 fn normalize(key: &str) -> Cow<'_, str> {
     let clean = |b: u8| !matches!(b, b'_' | b'-' | b'.' | b' ') && !b.is_ascii_uppercase();
@@ -78,11 +98,31 @@ impl Redactor {
                     .map_err(|e| PyValueError::new_err(format!("invalid redact pattern {pattern:?}: {e}")))
             })
             .collect::<PyResult<_>>()?;
-        Ok(Self { keys, patterns })
+        Ok(Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            keys,
+            patterns,
+        })
     }
 
     pub fn is_sensitive(&self, key: &str) -> bool {
-        self.keys.as_ref().is_some_and(|re| re.is_match(&normalize(key)))
+        let Some(re) = &self.keys else {
+            return false;
+        };
+        KEY_MEMO.with_borrow_mut(|memo| {
+            if memo.redactor != self.id {
+                memo.redactor = self.id;
+                memo.keys.clear();
+            }
+            if let Some(&sensitive) = memo.keys.get(key) {
+                return sensitive;
+            }
+            let sensitive = re.is_match(&normalize(key));
+            if memo.keys.len() < KEY_MEMO_SIZE {
+                memo.keys.insert(key.to_owned(), sensitive);
+            }
+            sensitive
+        })
     }
 
     /// The text with every pattern rule applied; borrowed when nothing matched.
