@@ -16,16 +16,16 @@ RESULTS: dict[str, dict[str, float]] = {}
 @pytest.fixture
 def record_result() -> Any:
     def record(case: bench.Case, side: str, ns_per_op: float) -> None:
-        RESULTS.setdefault(case.name, {})[side] = ns_per_op
+        RESULTS.setdefault(case.key, {})[side] = ns_per_op
 
     return record
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
     rows = [
-        bench.Row(case, RESULTS[case.name]["ferrotel"], RESULTS[case.name]["anchor"])
+        bench.Row(case, RESULTS[case.key]["ferrotel"], RESULTS[case.key]["anchor"])
         for case in bench.CASES
-        if {"ferrotel", "anchor"} <= RESULTS.get(case.name, {}).keys()
+        if {"ferrotel", "anchor"} <= RESULTS.get(case.key, {}).keys()
     ]
     if not rows or config.getoption("benchmark_disable", False):
         return

@@ -23,10 +23,12 @@ def _loop(side: bench.Side, number: int) -> Any:
 
 
 @pytest.mark.parametrize("side", ["ferrotel", "anchor"])
-@pytest.mark.parametrize("case", bench.CASES, ids=[c.name for c in bench.CASES])
+@pytest.mark.parametrize("case", bench.CASES, ids=[c.key for c in bench.CASES])
 def test_overhead(benchmark: Any, record_result: Any, case: bench.Case, side: str) -> None:
+    for module in case.requires:
+        pytest.importorskip(module)
     run = _loop(getattr(case, side), case.number)
-    benchmark.group = case.name
+    benchmark.group = case.key
     benchmark.pedantic(run, rounds=7 if case.number > 10 else 3, warmup_rounds=1)
     if benchmark.stats is not None:
         record_result(case, side, benchmark.stats.stats.min / case.number * 1e9)

@@ -7,6 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod export;
+pub mod logs;
 pub mod metrics;
 pub mod traces;
 
@@ -25,9 +26,15 @@ mod _core {
     #[pymodule_export]
     use super::_debug_panic;
     #[pymodule_export]
+    use crate::export::elasticsearch::ElasticsearchSink;
+    #[pymodule_export]
+    use crate::export::files::FileSink;
+    #[pymodule_export]
     use crate::export::lifecycle::{_after_fork_in_child, _after_fork_in_parent, _before_fork, flush, shutdown};
     #[pymodule_export]
     use crate::export::otlp::{_otlp_encode_rate, OtlpSpanExporterConfig};
+    #[pymodule_export]
+    use crate::export::otlp_logs::OtlpLogSink;
     #[pymodule_export]
     use crate::export::pushgateway::{_push_to_gateway, PyPushGateway};
     #[pymodule_export]
@@ -36,6 +43,14 @@ mod _core {
     use crate::export::span_files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
     #[pymodule_export]
     use crate::export::zipkin::ZipkinExporterConfig;
+    #[pymodule_export]
+    use crate::logs::bridge::emit_stdlib_record;
+    #[pymodule_export]
+    use crate::logs::context::LogContext;
+    #[pymodule_export]
+    use crate::logs::logger::PyLogger;
+    #[pymodule_export]
+    use crate::logs::pipeline::{configure_logs, log_level};
     #[pymodule_export]
     use crate::metrics::counter::PyCounter;
     #[pymodule_export]

@@ -1,11 +1,14 @@
-"""Shared fixtures: external Prometheus binaries and free loopback ports."""
+"""Shared fixtures: external Prometheus binaries, free loopback ports, log files, tracing."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import ferrotel
 import pytest
@@ -62,6 +65,40 @@ def free_port_factory() -> Callable[[], int]:
 def registry() -> ferrotel.Registry:
     """A fresh, empty ferrotel registry (never the process-wide default REGISTRY)."""
     return ferrotel.Registry()
+
+
+class LogFile:
+    """A file that ferrotel's log pipeline writes to; ``lines()`` flushes and reads it back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def text(self) -> str:
+        assert ferrotel.flush(10.0), "the log pipeline did not flush within 10 s"
+        return self.path.read_text(encoding="utf-8") if self.path.exists() else ""
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text().splitlines()]
+
+
+@pytest.fixture
+def log_file(tmp_path: Path) -> Iterator[LogFile]:
+    """Logs configured to write ECS JSON at level debug to a fresh file (and nowhere else)."""
+    path = tmp_path / "app.log"
+    ferrotel.logs.configure("debug", file=ferrotel.logs.FileSink(path))
+    yield LogFile(path)
+    ferrotel.logs.configure(console=False)
+
+
+@pytest.fixture
+def log_drops() -> Callable[[str], float]:
+    """``log_drops(reason)`` -> ``ferrotel_dropped_total{signal="logs", reason=...}`` so far."""
+
+    def drops(reason: str) -> float:
+        labels = {"signal": "logs", "reason": reason}
+        return ferrotel.REGISTRY.get_sample_value("ferrotel_dropped_total", labels) or 0.0
+
+    return drops
 
 
 # --- tracing ---------------------------------------------------------------------------------------

@@ -7,6 +7,16 @@ Metrics keep prometheus_client's API, so moving over is an import change::
     requests = Counter("http_requests_total", "Total HTTP requests", ["method", "path", "status"])
     requests.labels("GET", "/songs/{song_id}", 200).inc()
     start_http_server(9464)
+
+Structured logs are built in Rust and written as ECS JSON by background sinks::
+
+    log = ferrotel.get_logger(__name__)
+    log.info("Creating new user", email=email, source="signup")
+    with ferrotel.log_context(request_id=request_id):
+        log.exception("Failed to create user")   # inside `except`: error.type/message/stack_trace
+
+See ``ferrotel.logs`` for ``configure()`` (level, format, console, file, Elasticsearch, OTLP,
+redaction) and ``install()`` (the stdlib ``logging`` bridge).
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from __future__ import annotations
 import atexit
 import os
 
-from . import _core, propagation, tracing
+from . import _core, logs, propagation, tracing
 from ._core import (
     DEFAULT_BUCKETS,
     REGISTRY,
@@ -34,6 +44,7 @@ from ._core import (
     start_http_server,
 )
 from .exposition import CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, make_asgi_app, make_wsgi_app
+from .logs import get_logger, log_context
 from .metrics import DefaultMetrics, MetricsCollector
 from .pushgateway import PushGateway, delete_from_gateway, push_to_gateway, pushadd_to_gateway
 from .tracing import Span, SpanContext, Tracer, current_span, get_tracer, traced
@@ -78,6 +89,9 @@ __all__ = [
     "generate_latest",
     "generate_openmetrics",
     "get_tracer",
+    "get_logger",
+    "log_context",
+    "logs",
     "make_asgi_app",
     "make_wsgi_app",
     "push_to_gateway",

@@ -1,5 +1,6 @@
 """Type stubs for ferrotel's native core (built from ``rust/`` by maturin)."""
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from types import TracebackType
@@ -359,6 +360,104 @@ def inject(
 ) -> None: ...
 def set_propagators(names: Sequence[str]) -> None: ...
 def _otlp_encode_rate(spans: int = 20000) -> float: ...
+
+# --- logs ---------------------------------------------------------------------------------------
+
+_Level = str | int
+
+class Logger:
+    def __init__(self, name: str = "root") -> None: ...
+    @property
+    def name(self) -> str: ...
+    def debug(self, message: object, **context: Any) -> None: ...
+    def info(self, message: object, **context: Any) -> None: ...
+    def warning(self, message: object, **context: Any) -> None: ...
+    def error(self, message: object, **context: Any) -> None: ...
+    def critical(self, message: object, **context: Any) -> None: ...
+    def exception(self, message: object, **context: Any) -> None: ...
+    def log(self, entry: Mapping[str, Any]) -> None: ...
+    def bind(self, **context: Any) -> Logger: ...
+    def is_enabled_for(self, level: _Level) -> bool: ...
+
+class LogContext:
+    def __init__(self, **context: Any) -> None: ...
+    def __enter__(self) -> LogContext: ...
+    def __exit__(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> bool: ...
+
+class FileSink:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        max_size: int | str | None = None,
+        max_files: int = 5,
+        *,
+        max_queue: int = 10_000,
+    ) -> None: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def max_size(self) -> int: ...
+    @property
+    def max_files(self) -> int: ...
+
+class ElasticsearchSink:
+    def __init__(
+        self,
+        node: str | None = None,
+        index: str = "logs-ferrotel-default",
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        op_type: str = "create",
+        max_batch: int = 500,
+        max_bytes: int | str | None = None,
+        flush_interval: float = 1.0,
+        max_queue: int = 10_000,
+        timeout: float = 10.0,
+        gzip: bool = False,
+    ) -> None: ...
+    @property
+    def node(self) -> str: ...
+    @property
+    def index(self) -> str: ...
+
+class OtlpLogSink:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        gzip: bool = False,
+        timeout: float = 10.0,
+        max_batch: int = 512,
+        max_queue: int = 2048,
+        flush_interval: float = 1.0,
+    ) -> None: ...
+    @property
+    def endpoint(self) -> str: ...
+
+def configure_logs(
+    *,
+    level: _Level,
+    format: str,
+    console: str | None,
+    file: FileSink | None,
+    elasticsearch: ElasticsearchSink | None,
+    otlp: OtlpLogSink | None,
+    service: str | None,
+    environment: str | None,
+    version: str | None,
+    hostname: str | None,
+    redact_keys: list[str],
+    redact_defaults: bool,
+    redact_patterns: list[tuple[str, str]],
+) -> None: ...
+def log_level() -> int: ...
+def emit_stdlib_record(record: logging.LogRecord) -> bool: ...
 
 # --- pushgateway -----------------------------------------------------------------------------
 

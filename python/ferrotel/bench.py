@@ -1,8 +1,12 @@
 """Overhead benchmarks: each operation timed for ferrotel and for the library it replaces, in
 the same process, reported as ns per operation and the ratio (anchor / ferrotel).
 
-    python -m ferrotel bench            # the whole table
-    python -m ferrotel bench --quick    # fewer repeats, for a quick look
+    python -m ferrotel bench                  # the whole table
+    python -m ferrotel bench --quick          # fewer repeats, for a quick look
+    python -m ferrotel bench --signal logs    # one signal
+
+The log cases compare against structlog, python-json-logger and picologging when they are
+installed (``pip install ferrotel[test]``); cases whose anchor is missing are left out.
 
 ``benches/`` runs the same cases under pytest-benchmark.
 """
@@ -10,8 +14,13 @@ the same process, reported as ns per operation and the ratio (anchor / ferrotel)
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import itertools
+import logging
+import os
 import platform
 import sys
+import tempfile
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +46,18 @@ class Case:
     anchor: Side
     #: how many times one timing runs ``stmt``; slow operations use fewer
     number: int = 20_000
+    #: modules the anchor needs; the case is left out when one is not installed
+    requires: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Unique across CASES: one operation can be measured against several anchors."""
+        return f"{self.name} vs {self.anchor.library}"
+
+    @property
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(module) is not None for module in self.requires)
+
     #: for costs added to something else (a middleware on an app): that something alone; the
     #: table then shows, and the ratio compares, what each side adds to it
     baseline: Side | None = None
@@ -232,6 +253,130 @@ CASES += [
 ]
 
 
+# --- logs: every side writes to a file of its own in one temporary folder -------------------
+
+_LOG_DIR: tempfile.TemporaryDirectory[str] | None = None
+_LOG_FILES: dict[str, str] = {}
+_LOG_SEQ = itertools.count()
+ENRICHMENT = {"service": "music-api", "environment": "production", "version": "1.4.2"}
+LOG_CALL = 'log.info("user logged in", user_id=42, path="/songs")'
+STDLIB_CALL = 'log.info("user logged in", extra={"user_id": 42, "path": "/songs"})'
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def _log_file(side: str) -> str:
+    """A new file for ``side``; the one its previous setup used is removed."""
+    global _LOG_DIR
+    if _LOG_DIR is None:
+        _LOG_DIR = tempfile.TemporaryDirectory(prefix="ferrotel-bench-")
+    old = _LOG_FILES.get(side)
+    if old is not None and os.path.exists(old):
+        os.remove(old)
+    _LOG_FILES[side] = path = os.path.join(_LOG_DIR.name, f"{side}-{next(_LOG_SEQ)}.log")
+    return path
+
+
+def _ferrotel_logs(side: str, format: str = "json", level: str = "info") -> Any:
+    import ferrotel
+    from ferrotel.logs import FileSink
+
+    hostname = platform.node()
+    # The queue holds a whole timing run, so every record timed is handed to the writer thread
+    # (which writes it concurrently), none dropped.
+    sink = FileSink(_log_file(side), max_size="1GB", max_queue=100_000)
+    ferrotel.logs.configure(
+        level,
+        format,
+        file=sink,
+        service=ENRICHMENT["service"],
+        environment=ENRICHMENT["environment"],
+        version=ENRICHMENT["version"],
+        hostname=hostname,
+    )
+    return ferrotel.get_logger("bench")
+
+
+def _ferrotel_log_side(name: str, stmt: str, format: str = "json", level: str = "info") -> Side:
+    return Side("ferrotel", lambda: {"log": _ferrotel_logs(name, format, level)}, stmt)
+
+
+def _stdlib_logger(name: str, handler: logging.Handler) -> logging.Logger:
+    log = logging.getLogger(f"ferrotel.bench.{name}")
+    for old in log.handlers[:]:
+        log.removeHandler(old)
+        old.close()
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    return log
+
+
+def _json_logger_side() -> Side:
+    def setup() -> Namespace:
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler = logging.FileHandler(_log_file("python-json-logger"))
+        static = {**ENRICHMENT, "hostname": platform.node()}
+        handler.setFormatter(JsonFormatter(PLAIN_FORMAT, static_fields=static))
+        return {"log": _stdlib_logger("json", handler)}
+
+    return Side("stdlib logging + python-json-logger", setup, STDLIB_CALL)
+
+
+def _structlog_side() -> Side:
+    def setup() -> Namespace:
+        import structlog
+
+        log = structlog.wrap_logger(
+            structlog.WriteLogger(open(_log_file("structlog"), "w")),  # noqa: SIM115 - kept open
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso"),
+                structlog.processors.JSONRenderer(),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        )
+        return {"log": log.bind(logger="bench", hostname=platform.node(), **ENRICHMENT)}
+
+    return Side("structlog JSONRenderer", setup, LOG_CALL)
+
+
+def _picologging_side() -> Side:
+    def setup() -> Namespace:
+        import picologging
+
+        handler = picologging.FileHandler(_log_file("picologging"))
+        handler.setFormatter(picologging.Formatter(PLAIN_FORMAT))
+        log = picologging.getLogger("ferrotel.bench.plain")
+        for old in list(log.handlers):
+            log.removeHandler(old)
+        log.addHandler(handler)
+        log.setLevel(picologging.INFO)
+        return {"log": log}
+
+    return Side("picologging", setup, 'log.info("user logged in")')
+
+
+def _bridge_side() -> Side:
+    def setup() -> Namespace:
+        from ferrotel.logs import Handler
+
+        _ferrotel_logs("bridge")
+        return {"log": _stdlib_logger("bridge", Handler())}
+
+    return Side("ferrotel", setup, STDLIB_CALL)
+
+
+def _empty_function_side() -> Side:
+    def setup() -> Namespace:
+        def noop(message: str, **context: Any) -> None:
+            pass
+
+        return {"noop": noop}
+
+    return Side("empty Python function", setup, 'noop("cache miss", key="k")')
+
+
 REQUESTS_PER_RUN = 200
 
 
@@ -391,6 +536,45 @@ def _flask_side(kind: str) -> Side:
 
 CASES += [
     Case(
+        "logs",
+        "JSON line, 2 fields + enrichment, to a file",
+        _ferrotel_log_side("json", LOG_CALL),
+        _structlog_side(),
+        requires=("structlog",),
+    ),
+    Case(
+        "logs",
+        "JSON line, 2 fields + enrichment, to a file",
+        _ferrotel_log_side("json", LOG_CALL),
+        _json_logger_side(),
+        requires=("pythonjsonlogger",),
+    ),
+    Case(
+        "logs",
+        "plain line to a file",
+        _ferrotel_log_side("plain", 'log.info("user logged in")', format="pretty"),
+        _picologging_side(),
+        requires=("picologging",),
+    ),
+    Case(
+        "logs",
+        "stdlib logging call through ferrotel's Handler, JSON to a file",
+        _bridge_side(),
+        _json_logger_side(),
+        requires=("pythonjsonlogger",),
+    ),
+    Case(
+        "logs",
+        "filtered-out call (debug below info)",
+        _ferrotel_log_side("filtered", 'log.debug("cache miss", key="k")'),
+        _empty_function_side(),
+        number=200_000,
+    ),
+]
+
+
+CASES += [
+    Case(
         "http",
         "Starlette middleware vs starlette_exporter",
         _starlette_side("ferrotel"),
@@ -484,13 +668,32 @@ def machine() -> str:
     )
 
 
+def _dropped_logs() -> float:
+    """Log records dropped so far: a timed log call must have handed its record to the writer."""
+    import ferrotel
+
+    return sum(
+        s.value
+        for m in ferrotel.REGISTRY.collect()
+        if m.name == "ferrotel_dropped"
+        for s in m.samples
+        if s.name.endswith("_total") and s.labels.get("signal") == "logs"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ferrotel bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--signal", choices=sorted({c.signal for c in CASES}), help="only this signal")
     args = parser.parse_args(argv)
     cases = [c for c in CASES if args.signal in (None, c.signal)]
+    for case in cases:
+        if not case.available:
+            print(f"left out {case.name!r}: needs {', '.join(case.requires)}", file=sys.stderr)
+    cases = [c for c in cases if c.available]
+    dropped_before = _dropped_logs()
     rows = run(cases, repeat=3 if args.quick else 7)
+    dropped = _dropped_logs() - dropped_before
     print(f"ferrotel overhead benchmark — {machine()}")
     print("best of interleaved repeats, ns per operation; ratio = anchor / ferrotel\n")
     print(table(rows))
@@ -499,6 +702,8 @@ def main(argv: list[str] | None = None) -> int:
 
         rate = max(_otlp_encode_rate() for _ in range(3))
         print(f"\nOTLP exporter thread: encodes {rate:,.0f} spans/s (protobuf, 512-span requests)")
+    if dropped:
+        print(f"\nWARNING: {dropped:.0f} log records were dropped: not every timed call handed one over")
     return 0
 
 

@@ -56,7 +56,7 @@ pub fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
-fn is_retryable(status: u16) -> bool {
+pub fn is_retryable(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
@@ -70,7 +70,7 @@ fn retry_after(value: &str) -> Option<Duration> {
     Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
-fn jittered(backoff: Duration) -> Duration {
+pub fn jittered(backoff: Duration) -> Duration {
     // Full jitter between half and the whole backoff, so clients do not retry in step.
     backoff.mul_f64(0.5 + fastrand::f64() * 0.5)
 }

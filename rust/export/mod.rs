@@ -1,6 +1,10 @@
+pub mod bytesize;
+pub mod elasticsearch;
+pub mod files;
 pub mod http;
 pub mod lifecycle;
 pub mod otlp;
+pub mod otlp_logs;
 pub mod pushgateway;
 pub mod server;
 pub mod span_files;

@@ -1,0 +1,197 @@
+"""Structured logs: records built once in Rust, written as ECS JSON (or ``pretty``) by sinks on
+their own threads.
+
+With no configuration, JSON lines go to stdout::
+
+    import ferrotel
+
+    log = ferrotel.get_logger(__name__)
+    log.info("Creating new user", email=user.email, source="signup")
+    log.log({"level": "info", "message": "Incoming request", "context": {"method": "GET"}})
+
+    with ferrotel.log_context(request_id=request_id):   # on every record inside the block
+        log.bind(user_id=42).warning("quota nearly used", used=0.93)
+
+Configure once, at start-up::
+
+    from ferrotel.logs import ElasticsearchSink, FileSink, MASK_EMAILS
+
+    ferrotel.logs.configure(
+        level="info",
+        format="json",                                   # or "pretty" (coloured on a terminal)
+        file=FileSink("/var/log/app.log", max_size="10MB", max_files=5),
+        elasticsearch=ElasticsearchSink("http://localhost:9200", "audotics-logs"),
+        redact_patterns=[MASK_EMAILS],
+    )
+    ferrotel.logs.install()          # the stdlib's logging (and so libraries') through the same sinks
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from . import _core
+from ._core import ElasticsearchSink, FileSink, LogContext, Logger
+from .tracing import _env, _pairs
+
+__all__ = [
+    "MASK_EMAILS",
+    "ElasticsearchSink",
+    "FileSink",
+    "Handler",
+    "Logger",
+    "OtlpLogSink",
+    "configure",
+    "get_logger",
+    "install",
+    "log_context",
+]
+
+#: Keeps an address's first character and its domain: ``jane@example.com`` -> ``j***@example.com``.
+MASK_EMAILS = (r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)", "${1}***@${2}")
+
+_REDACT_ALL = "[REDACTED]"
+RedactPattern = str | re.Pattern[str] | tuple[str | re.Pattern[str], str]
+
+
+def get_logger(name: str = "root") -> Logger:
+    """A logger whose ``debug``/``info``/``warning``/``error``/``critical``/``exception`` take a
+    message and context as keyword arguments: ``get_logger(__name__).info("saved", song_id=7)``."""
+    return Logger(name)
+
+
+def OtlpLogSink(  # noqa: N802 - reads as the sink class it returns
+    endpoint: str | None = None, *, headers: Mapping[str, str] | None = None, **options: Any
+) -> _core.OtlpLogSink:
+    """OTLP/HTTP logs (protobuf) to ``endpoint``: by default OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else
+    OTEL_EXPORTER_OTLP_ENDPOINT + ``/v1/logs``, else ``http://localhost:4318/v1/logs``; headers
+    from OTEL_EXPORTER_OTLP_LOGS_HEADERS or OTEL_EXPORTER_OTLP_HEADERS. ``options``: ``gzip``,
+    ``timeout``, ``max_batch``, ``max_queue``, ``flush_interval``."""
+    if endpoint is None:
+        base = _env("OTEL_EXPORTER_OTLP_ENDPOINT")
+        endpoint = _env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") or (
+            base.rstrip("/") + "/v1/logs" if base else "http://localhost:4318/v1/logs"
+        )
+    if headers is None:
+        text = _env("OTEL_EXPORTER_OTLP_LOGS_HEADERS") or _env("OTEL_EXPORTER_OTLP_HEADERS")
+        headers = _pairs(text, "OTEL_EXPORTER_OTLP_HEADERS")
+    return _core.OtlpLogSink(endpoint, headers=dict(headers), **options)
+
+
+def log_context(**context: Any) -> LogContext:
+    """``with log_context(request_id=rid):`` — the fields go on every record logged in the block,
+    in this thread or asyncio task (it is a ``contextvars`` scope); inner blocks add to outer ones."""
+    return LogContext(**context)
+
+
+def _pattern(rule: RedactPattern) -> tuple[str, str]:
+    pattern, replacement = rule if isinstance(rule, tuple) else (rule, _REDACT_ALL)
+    if isinstance(pattern, re.Pattern):
+        flags = "(?i)" if pattern.flags & re.IGNORECASE else ""
+        pattern = flags + pattern.pattern
+    if not isinstance(pattern, str) or not isinstance(replacement, str):
+        raise TypeError(f"a redact pattern is a regex or a (regex, replacement) pair, not {rule!r}")
+    return pattern, replacement
+
+
+def _console(console: bool | str | None, others: bool) -> str | None:
+    if console is None:
+        return None if others else "stdout"
+    if console is True:
+        return "stdout"
+    if console is False:
+        return None
+    return console
+
+
+def configure(
+    level: str | int = "info",
+    format: str = "json",
+    *,
+    console: bool | str | None = None,
+    file: FileSink | str | os.PathLike[str] | None = None,
+    elasticsearch: ElasticsearchSink | None = None,
+    otlp: _core.OtlpLogSink | None = None,
+    service: str | None = None,
+    environment: str | None = None,
+    version: str | None = None,
+    hostname: str | None = None,
+    redact_keys: Iterable[str] = (),
+    redact_defaults: bool = True,
+    redact_patterns: Iterable[RedactPattern] = (),
+) -> None:
+    """Replaces the log pipeline (the previous sinks write what they hold first).
+
+    ``console`` is ``True``/``"stdout"``, ``"stderr"`` or ``False``; by default stdout unless
+    another sink is given. ``file`` is a ``FileSink`` or a path. ``service``, ``environment``,
+    ``version`` and ``hostname`` default to SERVICE_NAME (or OTEL_SERVICE_NAME), ENVIRONMENT (or
+    NODE_ENV), APP_VERSION and the host name.
+
+    Values under keys containing password, secret, token, api_key, authorization, cookie, … are
+    written as ``[REDACTED]`` (``redact_keys`` adds keys, ``redact_defaults=False`` drops the
+    built-in ones); ``redact_patterns`` rewrite matching text in messages and values: a regex
+    (replaced by ``[REDACTED]``) or ``(regex, replacement)`` with ``$1`` group references, such as
+    ``MASK_EMAILS``. Patterns use Rust regex syntax (no look-around or backreferences).
+    """
+    if isinstance(file, (str, os.PathLike)):
+        file = FileSink(file)
+    if isinstance(redact_keys, str):
+        raise TypeError(f"redact_keys must be a list of keys, not the str {redact_keys!r}")
+    _core.configure_logs(
+        level=level,
+        format=format,
+        console=_console(console, any(s is not None for s in (file, elasticsearch, otlp))),
+        file=file,
+        elasticsearch=elasticsearch,
+        otlp=otlp,
+        service=service,
+        environment=environment,
+        version=version,
+        hostname=hostname,
+        redact_keys=list(redact_keys),
+        redact_defaults=redact_defaults,
+        redact_patterns=[_pattern(rule) for rule in redact_patterns],
+    )
+
+
+class Handler(logging.Handler):
+    """A ``logging.Handler`` that sends records — with ``extra``, ``exc_info`` and ``stack_info`` —
+    through ferrotel's log pipeline: ``logging.getLogger().addHandler(ferrotel.logs.Handler())``.
+
+    The record goes straight to Rust: no Python formatting, no handler lock (the pipeline is
+    thread-safe). Handler-level filters still apply when added.
+    """
+
+    emit = staticmethod(_core.emit_stdlib_record)  # type: ignore[assignment]
+
+    def __init__(self, level: int | str = logging.NOTSET) -> None:
+        super().__init__(level)
+        # Until a filter is added, logging calls Rust directly, skipping Handler.handle.
+        self.handle = _core.emit_stdlib_record  # type: ignore[method-assign]
+
+    def addFilter(self, filter: Any) -> None:  # noqa: N802 - logging's name
+        super().addFilter(filter)
+        self.__dict__.pop("handle", None)
+
+    def flush(self) -> None:
+        """Waits (up to 5 s) until every record sent so far is written."""
+        _core.flush(5.0)
+
+
+def install(level: str | int | None = None) -> Handler:
+    """Routes the root logger through ferrotel: its handlers are replaced by one ``Handler``, so
+    every library's ``logging`` comes out in the same format and sinks. The root level becomes
+    ``level``, or else ferrotel's configured level."""
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    handler = Handler()
+    root.addHandler(handler)
+    if level is None:
+        level = _core.log_level()
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    return handler

@@ -1,0 +1,133 @@
+//! The configured log pipeline: the level every call checks first, and one export worker per
+//! sink. Until `configure_logs` is called, JSON lines go to stdout.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use super::enrich::Enrichment;
+use super::format::FormatSpec;
+use super::record::{Level, LogRecord};
+use super::redact::Redactor;
+use crate::export::elasticsearch::ElasticsearchSink;
+use crate::export::files::{start_console, FileSink, Stream};
+use crate::export::otlp_logs::OtlpLogSink;
+use crate::export::worker::{BatchWorker, Lifecycle};
+
+pub type LogWorker = Arc<BatchWorker<Arc<LogRecord>>>;
+
+const CONSOLE_QUEUE: usize = 10_000;
+
+/// How long `configure_logs` waits for the previous sinks to write what they hold.
+const HANDOVER: Duration = Duration::from_secs(5);
+
+static MIN_LEVEL: AtomicU8 = AtomicU8::new(Level::INFO.0);
+
+/// Read on every record, written only by configuration. Never held while attached to Python.
+static SINKS: RwLock<Option<Vec<LogWorker>>> = RwLock::new(None);
+
+#[inline]
+pub fn enabled(level: Level) -> bool {
+    level.0 >= MIN_LEVEL.load(Ordering::Relaxed)
+}
+
+/// Hands the record to every sink; never blocks (a full queue drops and counts).
+pub fn dispatch(py: Python<'_>, record: LogRecord) {
+    let record = Arc::new(record);
+    for _ in 0..2 {
+        if let Some(sinks) = SINKS.read().as_ref() {
+            for sink in sinks {
+                sink.send(record.clone());
+            }
+            return;
+        }
+        install_default(py);
+    }
+}
+
+fn install_default(py: Python<'_>) {
+    let spec = FormatSpec {
+        pretty: false,
+        enrichment: Enrichment::resolve(py, None, None, None, None),
+        redactor: Arc::new(Redactor::new(&[], true, &[]).expect("the default denylist compiles")),
+    };
+    let mut sinks = SINKS.write();
+    if sinks.is_none() {
+        *sinks = Some(vec![start_console(Stream::Stdout, &spec, CONSOLE_QUEUE)]);
+    }
+}
+
+/// Replaces the log pipeline; see `ferrotel.logs.configure` for the arguments.
+#[pyfunction]
+#[pyo3(signature = (
+    *, level, format, console, file, elasticsearch, otlp, service, environment, version, hostname,
+    redact_keys, redact_defaults, redact_patterns,
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn configure_logs(
+    py: Python<'_>,
+    level: &Bound<'_, PyAny>,
+    format: &str,
+    console: Option<&str>,
+    file: Option<PyRef<'_, FileSink>>,
+    elasticsearch: Option<PyRef<'_, ElasticsearchSink>>,
+    otlp: Option<PyRef<'_, OtlpLogSink>>,
+    service: Option<String>,
+    environment: Option<String>,
+    version: Option<String>,
+    hostname: Option<String>,
+    redact_keys: Vec<String>,
+    redact_defaults: bool,
+    redact_patterns: Vec<(String, String)>,
+) -> PyResult<()> {
+    let level = Level::extract(level)?;
+    let pretty = match format {
+        "json" => false,
+        "pretty" => true,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "format must be \"json\" or \"pretty\", not {format:?}"
+            )))
+        }
+    };
+    let console = console.map(Stream::parse).transpose()?;
+    let spec = FormatSpec {
+        pretty,
+        enrichment: Enrichment::resolve(py, service, environment, version, hostname),
+        redactor: Arc::new(Redactor::new(&redact_keys, redact_defaults, &redact_patterns)?),
+    };
+    let mut sinks = Vec::new();
+    if let Some(file) = file {
+        sinks.push(file.start(&spec)?);
+    }
+    if let Some(stream) = console {
+        sinks.push(start_console(stream, &spec, CONSOLE_QUEUE));
+    }
+    if let Some(elasticsearch) = elasticsearch {
+        sinks.push(elasticsearch.start(&spec));
+    }
+    if let Some(otlp) = otlp {
+        sinks.push(otlp.start(&spec));
+    }
+    MIN_LEVEL.store(level.0, Ordering::Relaxed);
+    let previous = SINKS.write().replace(sinks);
+    if let Some(previous) = previous {
+        py.detach(|| {
+            let deadline = Instant::now() + HANDOVER;
+            for sink in previous {
+                sink.shutdown(deadline);
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The level below which calls return at once, as a stdlib level number.
+#[pyfunction]
+pub fn log_level() -> u8 {
+    MIN_LEVEL.load(Ordering::Relaxed)
+}

@@ -1,0 +1,140 @@
+"""The OTLP logs sink: what a loopback `/v1/logs` receiver gets, decoded with the official
+opentelemetry-proto classes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import ferrotel
+import pytest
+from ferrotel.logs import OtlpLogSink
+
+logs_service = pytest.importorskip("opentelemetry.proto.collector.logs.v1.logs_service_pb2")
+
+
+class Collector(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), CollectorHandler)
+        self.requests: list[tuple[dict[str, str], Any]] = []
+
+    def wait_for_records(self, count: int) -> list[Any]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            records = [
+                (resource_logs, scope_logs, record)
+                for _, request in list(self.requests)
+                for resource_logs in request.resource_logs
+                for scope_logs in resource_logs.scope_logs
+                for record in scope_logs.log_records
+            ]
+            if len(records) >= count:
+                return records
+            time.sleep(0.02)
+        raise AssertionError("the OTLP records did not arrive")
+
+
+class CollectorHandler(BaseHTTPRequestHandler):
+    server: Collector
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        request = logs_service.ExportLogsServiceRequest()
+        request.ParseFromString(body)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        self.server.requests.append(({"path": self.path, **headers}, request))
+        answer = logs_service.ExportLogsServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    server = Collector()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    ferrotel.logs.configure(console=False)
+    server.shutdown()
+    server.server_close()
+
+
+def attributes(kvs: Any) -> dict[str, Any]:
+    def value(v: Any) -> Any:
+        kind = v.WhichOneof("value")
+        if kind == "kvlist_value":
+            return attributes(v.kvlist_value.values)
+        if kind == "array_value":
+            return [value(x) for x in v.array_value.values]
+        return getattr(v, kind) if kind else None
+
+    return {kv.key: value(kv.value) for kv in kvs}
+
+
+def test_records_arrive_as_otlp_logs(collector):
+    url = f"http://127.0.0.1:{collector.server_address[1]}/v1/logs"
+    sink = OtlpLogSink(url, headers={"x-team": "music"}, flush_interval=0.1)
+    ferrotel.logs.configure(otlp=sink, service="music-api", environment="prod", version="3", hostname="web-1")
+    log = ferrotel.get_logger("users")
+    log.warning("Creating new user", user_id=42, tags=["a", "b"], meta={"ok": True}, password="x")
+    try:
+        raise ValueError("bad")
+    except ValueError:
+        ferrotel.get_logger("billing").exception("failed")
+    (resource_logs, scope_logs, warning), (_, billing_scope, error) = collector.wait_for_records(2)
+    headers, _ = collector.requests[0]
+    assert headers["path"] == "/v1/logs" and headers["content-type"] == "application/x-protobuf"
+    assert headers["x-team"] == "music"
+    assert attributes(resource_logs.resource.attributes) == {
+        "service.name": "music-api",
+        "service.version": "3",
+        "deployment.environment": "prod",
+        "host.name": "web-1",
+    }
+    assert (scope_logs.scope.name, billing_scope.scope.name) == ("users", "billing")
+    assert warning.body.string_value == "Creating new user"
+    assert (warning.severity_number, warning.severity_text) == (13, "WARNING")
+    assert attributes(warning.attributes) == {
+        "user_id": 42,
+        "tags": ["a", "b"],
+        "meta": {"ok": True},
+        "password": "[REDACTED]",
+    }
+    assert warning.time_unix_nano > 0 and not warning.trace_id
+    error_attributes = attributes(error.attributes)
+    assert error.severity_number == 17
+    assert error_attributes["exception.type"] == "ValueError"
+    assert error_attributes["exception.message"] == "bad"
+    assert "Traceback" in error_attributes["exception.stacktrace"]
+
+
+@pytest.mark.skipif(not hasattr(ferrotel, "get_tracer"), reason="tracing not merged yet")
+def test_otlp_records_carry_the_span_ids(collector):
+    url = f"http://127.0.0.1:{collector.server_address[1]}/v1/logs"
+    ferrotel.logs.configure(otlp=OtlpLogSink(url, flush_interval=0.1))
+    with ferrotel.get_tracer("t").span("op") as span:
+        ferrotel.get_logger("x").info("in a span")
+    ((_, _, record),) = collector.wait_for_records(1)
+    assert record.trace_id.hex() == span.context.trace_id
+    assert record.span_id.hex() == span.context.span_id
+
+
+def test_endpoint_and_headers_default_from_the_environment(monkeypatch):
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
+    assert OtlpLogSink().endpoint == "http://collector:4318/v1/logs"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4318/custom")
+    assert OtlpLogSink().endpoint == "http://logs:4318/custom"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "broken")
+    with pytest.raises(ValueError, match="broken"):
+        OtlpLogSink()
