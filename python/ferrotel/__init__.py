@@ -43,6 +43,7 @@ from ._core import (
     shutdown,
     start_http_server,
 )
+from .config import configure
 from .exposition import CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, make_asgi_app, make_wsgi_app
 from .logs import get_logger, log_context
 from .metrics import DefaultMetrics, MetricsCollector
@@ -83,6 +84,7 @@ __all__ = [
     "SpanContext",
     "Summary",
     "Tracer",
+    "configure",
     "current_span",
     "delete_from_gateway",
     "flush",
