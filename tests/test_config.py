@@ -197,7 +197,7 @@ def test_configure_applies_every_signal(tmp_path: Path) -> None:
             service_name="audotics", environment="test",
             metrics=MetricsConfig(prefix="audotics_", default_labels={{"region": "eu"}}),
             logging=LoggingConfig(
-                level="info", outputs=LogOutputs(console=False, file=FileOutput({str(tmp_path / "app.log")!r}))
+                outputs=LogOutputs(console=False, file=FileOutput({str(tmp_path / "app.log")!r}))
             ),
             tracing=TracingConfig(exporters=TracingExporters(file={str(tmp_path / "spans.jsonl")!r})),
         ))
