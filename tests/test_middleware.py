@@ -4,9 +4,11 @@ caller's trace, response headers, streaming and failing handlers."""
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import ferrotel
@@ -21,11 +23,25 @@ TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
 
 
 @pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
+def log_file(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "requests.log"
+    ferrotel.logs.configure(console=False, file=str(path))
+    yield path
+    ferrotel.logs.configure(console=False)
+
+
+@pytest.fixture
+def spans(log_file: Path) -> Iterator[InMemorySpanExporter]:
     memory = InMemorySpanExporter()
     configure(service_name="middleware-test", exporters=[memory])
     yield memory
     configure(exporters=[])
+
+
+def request_log_lines(path: Path) -> list[dict[str, Any]]:
+    assert ferrotel.flush(10)
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [line for line in lines if line["message"] == "request"]
 
 
 # --- apps ----------------------------------------------------------------------------------------
@@ -60,9 +76,7 @@ def starlette_app(registry: ferrotel.Registry) -> Any:
         Route("/health", health),
         Mount("/api", routes=[Route("/songs/{song_id}", song)]),
     ]
-    return Starlette(
-        routes=routes, middleware=[Middleware(ASGIMiddleware, registry=registry, log_requests=False)]
-    )
+    return Starlette(routes=routes, middleware=[Middleware(ASGIMiddleware, registry=registry)])
 
 
 def fastapi_app(registry: ferrotel.Registry) -> Any:
@@ -70,7 +84,7 @@ def fastapi_app(registry: ferrotel.Registry) -> Any:
     from fastapi.responses import StreamingResponse
 
     app = FastAPI()
-    app.add_middleware(ASGIMiddleware, registry=registry, log_requests=False)
+    app.add_middleware(ASGIMiddleware, registry=registry)
     router = APIRouter(prefix="/api")
 
     @app.get("/songs/{song_id}")
@@ -127,7 +141,7 @@ def flask_app(registry: ferrotel.Registry) -> Any:
         return "ok"
 
     app.config["PROPAGATE_EXCEPTIONS"] = True
-    app.wsgi_app = WSGIMiddleware(app.wsgi_app, registry=registry, log_requests=False)  # type: ignore[method-assign]
+    app.wsgi_app = WSGIMiddleware(app.wsgi_app, registry=registry)  # type: ignore[method-assign]
     return app
 
 
@@ -173,7 +187,7 @@ def django_app(registry: ferrotel.Registry) -> Any:
     from django.urls import clear_url_caches
 
     clear_url_caches()
-    return WSGIMiddleware(WSGIHandler(), registry=registry, log_requests=False)
+    return WSGIMiddleware(WSGIHandler(), registry=registry)
 
 
 # --- one client interface over the frameworks' test clients ----------------------------------
@@ -235,7 +249,9 @@ def requests_total(registry: ferrotel.Registry, path: str, status: str) -> float
     return registry.get_sample_value("http_requests_total", {"method": "GET", "path": path, "status": status})
 
 
-def test_request_metrics_span_and_headers(service: Any, spans: InMemorySpanExporter) -> None:
+def test_request_metrics_span_headers_and_log_line(
+    service: Any, spans: InMemorySpanExporter, log_file: Path
+) -> None:
     get, registry, template = service
     response = get("/songs/42", {"traceparent": TRACEPARENT, "x-request-id": "req-1"})
     get("/songs/43")
@@ -262,6 +278,14 @@ def test_request_metrics_span_and_headers(service: Any, spans: InMemorySpanExpor
     assert response.headers["x-request-id"] == "req-1"
     assert finished[1]["parent_span_id"] is None
     assert len(get("/songs/44").headers["x-request-id"]) == 32  # made up when the caller sent none
+
+    logged = request_log_lines(log_file)
+    assert len(logged) == 3
+    assert logged[0]["request_id"] == "req-1"
+    assert logged[0]["path"] == template and logged[0]["status"] == 200 and logged[0]["method"] == "GET"
+    assert logged[0]["trace.id"] == CALLER_TRACE
+    assert logged[0]["span.id"] == first["span_id"]
+    assert logged[0]["duration_ms"] >= 0
 
 
 def test_exemplars_link_latency_to_the_trace(service: Any, spans: InMemorySpanExporter) -> None:
