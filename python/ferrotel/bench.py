@@ -415,12 +415,9 @@ def _starlette_side(kind: str) -> Side:
             _log_to_temp_file()
             app.add_middleware(ASGIMiddleware, registry=ferrotel.Registry())
         elif kind == "starlette_exporter":
-            import prometheus_client
             from starlette_exporter import PrometheusMiddleware
 
-            app.add_middleware(
-                PrometheusMiddleware, registry=prometheus_client.CollectorRegistry(), group_paths=True
-            )
+            app.add_middleware(PrometheusMiddleware, group_paths=True)
         elif kind == "opentelemetry":
             from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
             from opentelemetry.sdk.trace import TracerProvider
