@@ -68,6 +68,8 @@ mod _core {
     #[pymodule_export]
     use crate::traces::configure::{_tracing_configured, configure_tracing};
     #[pymodule_export]
+    use crate::traces::ids::random_id;
+    #[pymodule_export]
     use crate::traces::memory::InMemorySpanExporter;
     #[pymodule_export]
     use crate::traces::propagation::{extract, extract_baggage, inject, set_propagators};

@@ -380,6 +380,14 @@ def traced(
 
         return async_wrapper
     span = use.span
+    if attrs is None and kind is None:
+
+        @functools.wraps(func)
+        def plain_wrapper(*args: Any, **kwargs: Any) -> Any:
+            with span(span_name):
+                return func(*args, **kwargs)
+
+        return plain_wrapper
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

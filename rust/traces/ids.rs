@@ -76,3 +76,9 @@ mod tests {
         assert_eq!(parse_b3_trace_id("00000000000000ff"), Some(255));
     }
 }
+
+/// 32 random hex digits: a request id, cheaper than `uuid.uuid4().hex` (no system call).
+#[pyo3::pyfunction]
+pub fn random_id() -> String {
+    trace_hex(trace_id())
+}

@@ -61,6 +61,19 @@ pub fn current() -> Arc<Pipeline> {
         .clone()
 }
 
+/// The sampling decision, and the pipeline to record into when the span is sampled (an
+/// unsampled span does not even take a reference to it).
+#[inline]
+pub fn sample(parent: Option<&super::span::SpanContext>, trace_id: u128) -> (bool, Option<Arc<Pipeline>>) {
+    if let Some(pipeline) = CURRENT.read().as_ref() {
+        let sampled = pipeline.sampler.should_sample(parent, trace_id);
+        return (sampled, sampled.then(|| pipeline.clone()));
+    }
+    let pipeline = current();
+    let sampled = pipeline.sampler.should_sample(parent, trace_id);
+    (sampled, sampled.then_some(pipeline))
+}
+
 pub fn is_configured() -> bool {
     CURRENT.read().is_some()
 }

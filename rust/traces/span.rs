@@ -36,7 +36,7 @@ impl SpanContext {
 }
 
 /// The identity of a span, as propagated: `span.context.trace_id` is 32 lower-case hex digits.
-#[pyclass(frozen, name = "SpanContext", module = "ferrotel._core")]
+#[pyclass(frozen, freelist = 64, name = "SpanContext", module = "ferrotel._core")]
 pub struct PySpanContext {
     pub inner: SpanContext,
 }
@@ -140,10 +140,11 @@ impl Recording {
 }
 
 /// One span. `with tracer.span("name") as span:` makes it current and ends it on exit.
-#[pyclass(frozen, name = "Span", module = "ferrotel._core")]
+#[pyclass(frozen, freelist = 256, name = "Span", module = "ferrotel._core")]
 pub struct PySpan {
     pub ctx: SpanContext,
-    recording: Mutex<Option<Recording>>,
+    /// Boxed: the Python object stays small, so an unsampled span allocates little.
+    recording: Mutex<Option<Box<Recording>>>,
     /// ContextVar tokens of the `with` blocks this span is current in, innermost last.
     tokens: Mutex<SmallVec<[Py<PyAny>; 1]>>,
 }
@@ -152,7 +153,7 @@ impl PySpan {
     pub fn new(ctx: SpanContext, recording: Option<Recording>) -> Self {
         Self {
             ctx,
-            recording: Mutex::new(recording),
+            recording: Mutex::new(recording.map(Box::new)),
             tokens: Mutex::new(SmallVec::new()),
         }
     }
@@ -169,7 +170,19 @@ impl PySpan {
     }
 
     pub fn end_at(&self, end_ns: u64) {
-        let Some(r) = self.recording.lock().take() else { return };
+        if let Some(r) = self.recording.lock().take() {
+            self.finish(*r, end_ns);
+        }
+    }
+
+    /// Ends the span now; an unsampled span does not even read the clock.
+    fn end_now(&self) {
+        if let Some(r) = self.recording.lock().take() {
+            self.finish(*r, now_ns());
+        }
+    }
+
+    fn finish(&self, r: Recording, end_ns: u64) {
         let data = SpanData {
             trace_id: self.ctx.trace_id,
             span_id: self.ctx.span_id,
@@ -296,7 +309,7 @@ impl PySpan {
                 });
             }
         }
-        this.end_at(now_ns());
+        this.end_now();
         let token = this.tokens.lock().pop();
         if let Some(token) = token {
             context::reset(py, token.bind(py));

@@ -64,9 +64,8 @@ impl PyTracer {
     ) -> PyResult<PySpan> {
         let kind = parse_kind(kind)?;
         let parent = parent_context(py, parent)?;
-        let pipeline = pipeline::current();
         let trace_id = parent.as_ref().map(|p| p.trace_id).unwrap_or_else(ids::trace_id);
-        let sampled = pipeline.sampler.should_sample(parent.as_ref(), trace_id);
+        let (sampled, pipeline) = pipeline::sample(parent.as_ref(), trace_id);
         let ctx = SpanContext {
             trace_id,
             span_id: ids::span_id(),
@@ -74,9 +73,9 @@ impl PyTracer {
             trace_state: parent.as_ref().map(|p| p.trace_state.clone()).unwrap_or_default(),
             remote: false,
         };
-        if !sampled {
+        let Some(pipeline) = pipeline.filter(|_| sampled) else {
             return Ok(PySpan::non_recording(ctx));
-        }
+        };
         let start_ns = match start_time {
             Some(t) if !t.is_none() => {
                 if t.is_instance_of::<pyo3::types::PyInt>() {

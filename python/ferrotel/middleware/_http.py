@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from .._core import (
     _reset_current_span,
     _set_current_span,
     extract,
+    random_id,
 )
 from ..metrics import MetricsCollector
 from ..tracing import Tracer, get_tracer
@@ -59,7 +59,7 @@ class RequestTelemetry:
 
     def start(self, method: str, target: str, headers: Mapping[str, Any], scheme: str) -> Request:
         parent = extract(headers)
-        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = headers.get("x-request-id") or random_id()
         span = self.tracer.start_span(
             method,
             {"http.request.method": method, "url.path": target, "url.scheme": scheme},
@@ -114,7 +114,7 @@ class Request:
                 method=self.method,
                 path=route,
                 status=self.status,
-                duration_ms=round(duration * 1000, 3),
+                duration_ms=duration * 1000,
                 request_id=self.request_id,
             )
         span.end()

@@ -50,7 +50,7 @@ class ASGIMiddleware:
         request = self.telemetry.start(
             scope["method"], scope["path"], header_map(scope.get("headers", ())), scope.get("scheme", "http")
         )
-        extra = [(k.encode(), v.encode()) for k, v in request.response_headers()]
+        extra = [(b"x-trace-id", request.trace_id.encode()), (b"x-request-id", request.request_id.encode())]
         root_path = scope.get("root_path", "")
 
         async def send_with_headers(message: Message) -> None:

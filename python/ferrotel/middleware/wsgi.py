@@ -51,8 +51,25 @@ def _route(environ: dict[str, Any]) -> str:
     return route_template(route) if route and route != UNMATCHED else UNMATCHED
 
 
+# The request headers the middleware reads: propagation formats and the request id.
+_HEADERS = [
+    (f"HTTP_{name.upper().replace('-', '_')}", name)
+    for name in (
+        "traceparent",
+        "tracestate",
+        "baggage",
+        "b3",
+        "x-b3-traceid",
+        "x-b3-spanid",
+        "x-b3-sampled",
+        "x-b3-flags",
+        "x-request-id",
+    )
+]
+
+
 def _carrier(environ: dict[str, Any]) -> dict[str, str]:
-    return {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
+    return {name: environ[key] for key, name in _HEADERS if key in environ}
 
 
 class _Body:
