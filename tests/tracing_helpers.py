@@ -19,7 +19,8 @@ from typing import Any
 import ferrotel
 
 LOOPBACK = "127.0.0.1"
-ZIPKIN_SPEC = Path("/work/shared/specs/zipkin2-api.yaml")
+# shared/ stands beside the repository, here and in CI.
+ZIPKIN_SPEC = Path(__file__).resolve().parents[2] / "shared" / "specs" / "zipkin2-api.yaml"
 
 # OTLP span flags (trace.proto): the W3C trace flags in the low byte, then whether the parent
 # is known to be remote.

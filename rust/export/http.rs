@@ -40,6 +40,15 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// An outcome as an exporter reports it: success, or a reason that names the endpoint.
+pub fn outcome_result(outcome: Outcome, url: &str) -> Result<(), String> {
+    match outcome {
+        Outcome::Sent(_) => Ok(()),
+        Outcome::Rejected(status) => Err(format!("{url} answered HTTP {status}")),
+        Outcome::Failed(reason) => Err(format!("{url}: {reason}")),
+    }
+}
+
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -13,7 +13,7 @@ use prost::Message;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::http::{self, HttpTarget, Outcome, RetryPolicy};
+use super::http::{self, HttpTarget, RetryPolicy};
 use super::worker::{Exporter, ExporterFactory};
 use crate::traces::data::{AttrValue, Attributes, Resource, Scope, SpanData, SpanKind, StatusCode};
 
@@ -260,11 +260,10 @@ impl Exporter<Arc<SpanData>> for OtlpSpanExporter {
             Protocol::Protobuf => (request.encode_to_vec(), "application/x-protobuf"),
             Protocol::Json => (json_body(request).map_err(|e| e.to_string())?, "application/json"),
         };
-        match http::post(&self.agent, &self.target, content_type, &body, &self.retry, deadline) {
-            Outcome::Sent(_) => Ok(()),
-            Outcome::Rejected(status) => Err(format!("{} answered HTTP {status}", self.target.url)),
-            Outcome::Failed(reason) => Err(format!("{}: {reason}", self.target.url)),
-        }
+        http::outcome_result(
+            http::post(&self.agent, &self.target, content_type, &body, &self.retry, deadline),
+            &self.target.url,
+        )
     }
 }
 

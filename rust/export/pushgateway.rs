@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 
-use super::http::{self, HttpTarget, Method, Outcome, RetryPolicy};
+use super::http::{self, HttpTarget, Method, RetryPolicy};
 use super::otlp::positive_seconds;
 use super::worker::{self, Lifecycle};
 use crate::metrics::exposition::Format;
@@ -90,19 +90,18 @@ impl Push {
         };
         let deadline = Instant::now() + self.target.timeout;
         let content_type = Format::Text004.content_type();
-        match http::send(
-            &self.agent,
-            self.method,
-            &self.target,
-            content_type,
-            &body,
-            &RetryPolicy::default(),
-            deadline,
-        ) {
-            Outcome::Sent(_) => Ok(()),
-            Outcome::Rejected(status) => Err(format!("{} answered HTTP {status}", self.target.url)),
-            Outcome::Failed(reason) => Err(format!("{}: {reason}", self.target.url)),
-        }
+        http::outcome_result(
+            http::send(
+                &self.agent,
+                self.method,
+                &self.target,
+                content_type,
+                &body,
+                &RetryPolicy::default(),
+                deadline,
+            ),
+            &self.target.url,
+        )
     }
 
     fn send_counted(&self) -> bool {

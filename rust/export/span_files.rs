@@ -7,30 +7,14 @@ use std::time::Instant;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::worker::{Exporter, ExporterFactory};
-use crate::traces::data::{AttrValue, Attributes, SpanData};
+use crate::traces::data::{Attributes, SpanData};
 use crate::traces::ids::{span_hex, trace_hex};
 
 fn attrs_json(attributes: &Attributes) -> Value {
-    let map: Map<String, Value> = attributes
-        .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                AttrValue::Str(s) => json!(s),
-                AttrValue::Bool(b) => json!(b),
-                AttrValue::Int(i) => json!(i),
-                AttrValue::Double(f) => json!(f),
-                AttrValue::StrArray(v) => json!(v),
-                AttrValue::BoolArray(v) => json!(v),
-                AttrValue::IntArray(v) => json!(v),
-                AttrValue::DoubleArray(v) => json!(v),
-            };
-            (k.clone(), v)
-        })
-        .collect();
-    Value::Object(map)
+    Value::Object(attributes.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
 }
 
 pub fn span_json(s: &SpanData) -> Value {

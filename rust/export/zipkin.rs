@@ -7,35 +7,17 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use serde_json::{json, Map, Value};
 
-use super::http::{self, HttpTarget, Outcome, RetryPolicy};
+use super::http::{self, HttpTarget, RetryPolicy};
 use super::otlp::{http_url, positive_seconds};
 use super::worker::{Exporter, ExporterFactory};
 use crate::traces::data::{AttrValue, SpanData, SpanKind, StatusCode};
 use crate::traces::ids::{span_hex, trace_hex};
 
+/// Zipkin tags are strings: a str as it is, anything else as its JSON.
 fn tag_value(value: &AttrValue) -> String {
     match value {
         AttrValue::Str(s) => s.clone(),
-        AttrValue::Bool(b) => b.to_string(),
-        AttrValue::Int(i) => i.to_string(),
-        AttrValue::Double(f) => f.to_string(),
-        AttrValue::StrArray(v) => json!(v).to_string(),
-        AttrValue::BoolArray(v) => json!(v).to_string(),
-        AttrValue::IntArray(v) => json!(v).to_string(),
-        AttrValue::DoubleArray(v) => json!(v).to_string(),
-    }
-}
-
-fn attr_json(value: &AttrValue) -> Value {
-    match value {
-        AttrValue::Str(s) => json!(s),
-        AttrValue::Bool(b) => json!(b),
-        AttrValue::Int(i) => json!(i),
-        AttrValue::Double(f) => json!(f),
-        AttrValue::StrArray(v) => json!(v),
-        AttrValue::BoolArray(v) => json!(v),
-        AttrValue::IntArray(v) => json!(v),
-        AttrValue::DoubleArray(v) => json!(v),
+        other => other.to_json().to_string(),
     }
 }
 
@@ -77,7 +59,7 @@ pub fn zipkin_span(s: &SpanData) -> Value {
             let value = if e.attributes.is_empty() {
                 e.name.clone()
             } else {
-                let attrs: Map<String, Value> = e.attributes.iter().map(|(k, v)| (k.clone(), attr_json(v))).collect();
+                let attrs: Map<String, Value> = e.attributes.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
                 json!({ e.name.clone(): attrs }).to_string()
             };
             json!({ "timestamp": e.time_ns / 1_000, "value": value })
@@ -129,18 +111,17 @@ impl Exporter<Arc<SpanData>> for ZipkinExporter {
     fn export(&mut self, batch: &[Arc<SpanData>], deadline: Instant) -> Result<(), String> {
         let spans: Vec<Value> = batch.iter().map(|s| zipkin_span(s)).collect();
         let body = serde_json::to_vec(&spans).map_err(|e| e.to_string())?;
-        match http::post(
-            &self.agent,
-            &self.target,
-            "application/json",
-            &body,
-            &self.retry,
-            deadline,
-        ) {
-            Outcome::Sent(_) => Ok(()),
-            Outcome::Rejected(status) => Err(format!("{} answered HTTP {status}", self.target.url)),
-            Outcome::Failed(reason) => Err(format!("{}: {reason}", self.target.url)),
-        }
+        http::outcome_result(
+            http::post(
+                &self.agent,
+                &self.target,
+                "application/json",
+                &body,
+                &self.retry,
+                deadline,
+            ),
+            &self.target.url,
+        )
     }
 }
 

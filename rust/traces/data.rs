@@ -16,6 +16,23 @@ pub enum AttrValue {
 
 pub type Attributes = Vec<(String, AttrValue)>;
 
+impl AttrValue {
+    /// The value as JSON, for the JSON exporters.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            AttrValue::Str(s) => json!(s),
+            AttrValue::Bool(b) => json!(b),
+            AttrValue::Int(i) => json!(i),
+            AttrValue::Double(f) => json!(f),
+            AttrValue::StrArray(v) => json!(v),
+            AttrValue::BoolArray(v) => json!(v),
+            AttrValue::IntArray(v) => json!(v),
+            AttrValue::DoubleArray(v) => json!(v),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpanKind {
     Internal,
