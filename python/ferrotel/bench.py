@@ -160,6 +160,22 @@ CASES: list[Case] = [
 ]
 
 
+def _otel_provider(sampled: bool = True) -> Any:
+    """The OpenTelemetry SDK's TracerProvider with a BatchSpanProcessor and an exporter that
+    discards: the anchor side of every tracing and middleware case."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider(sampler=None if sampled else ParentBased(ALWAYS_OFF))
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    return provider
+
+
 def _traces_side(library: str, stmt: str, sampled: bool = True) -> Side:
     """Spans through the whole pipeline: ferrotel's batch processor with a discarding exporter,
     against the OpenTelemetry SDK's BatchSpanProcessor with a discarding exporter."""
@@ -183,24 +199,13 @@ def _traces_side(library: str, stmt: str, sampled: bool = True) -> Side:
             handler = ferrotel.traced(tracer=tracer)(handler)
 
             return {"tracer": tracer, "attrs": attrs, "handler": handler}
-        from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
-
-        class Discard(SpanExporter):
-            def export(self, spans: Any) -> SpanExportResult:
-                return SpanExportResult.SUCCESS
-
-        provider = TracerProvider(sampler=None if sampled else ParentBased(ALWAYS_OFF))
-        provider.add_span_processor(BatchSpanProcessor(Discard()))
-        tracer = provider.get_tracer("bench")
+        tracer = _otel_provider(sampled).get_tracer("bench")
 
         def otel_handler() -> None:
             pass
 
         otel_handler = tracer.start_as_current_span("handler")(otel_handler)
 
-        assert ReadableSpan is not None
         return {"tracer": tracer, "attrs": attrs, "handler": otel_handler}
 
     if library != "ferrotel":
@@ -423,16 +428,8 @@ def _starlette_side(kind: str) -> Side:
             app.add_middleware(PrometheusMiddleware, group_paths=True)
         elif kind == "opentelemetry":
             from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-            from opentelemetry.sdk.trace import TracerProvider
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-            class Discard(SpanExporter):
-                def export(self, spans: Any) -> SpanExportResult:
-                    return SpanExportResult.SUCCESS
-
-            provider = TracerProvider()
-            provider.add_span_processor(BatchSpanProcessor(Discard()))
-            app = OpenTelemetryMiddleware(app, tracer_provider=provider)
+            app = OpenTelemetryMiddleware(app, tracer_provider=_otel_provider())
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -489,16 +486,8 @@ def _flask_side(kind: str) -> Side:
             app = WSGIMiddleware(flask_app.wsgi_app, registry=ferrotel.Registry())
         elif kind == "opentelemetry":
             from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
-            from opentelemetry.sdk.trace import TracerProvider
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-            class Discard(SpanExporter):
-                def export(self, spans: Any) -> SpanExportResult:
-                    return SpanExportResult.SUCCESS
-
-            provider = TracerProvider()
-            provider.add_span_processor(BatchSpanProcessor(Discard()))
-            app = OpenTelemetryMiddleware(flask_app.wsgi_app, tracer_provider=provider)
+            app = OpenTelemetryMiddleware(flask_app.wsgi_app, tracer_provider=_otel_provider())
         environ = {
             "REQUEST_METHOD": "GET",
             "PATH_INFO": "/songs/42",
