@@ -9,6 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod export;
 pub mod logs;
 pub mod metrics;
+pub mod middleware;
 pub mod traces;
 
 use pyo3::prelude::*;
@@ -65,6 +66,8 @@ mod _core {
     use crate::metrics::summary::PySummary;
     #[pymodule_export]
     use crate::metrics::timer::{ExceptionCounter, InprogressTracker, Timer};
+    #[pymodule_export]
+    use crate::middleware::{AsgiSend, PyHttpRequest, PyHttpTelemetry, WsgiExchange, WsgiMiddlewareBase};
     #[pymodule_export]
     use crate::traces::configure::{_tracing_configured, configure_tracing};
     #[pymodule_export]

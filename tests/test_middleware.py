@@ -343,3 +343,46 @@ def test_unknown_paths_and_excluded_paths(service: Any, spans: InMemorySpanExpor
     assert get("/health").status == 200
     assert requests_total(registry, "/health", "200") is None
     assert [s["name"] for s in spans.get_finished_spans() if s["kind"] == "SERVER"] == ["GET unmatched"]
+
+
+def test_flask_rule_is_read_before_flask_drops_its_request(spans: InMemorySpanExporter) -> None:
+    """Flask removes its request from the environ when its context ends, before the server
+    closes the body; the rule must be the one Flask matched, for a route no other framework
+    in the process could resolve."""
+    from flask import Flask, Response
+
+    app = Flask("rule_test")
+
+    @app.get("/albums/<int:album_id>/tracks/<int:number>")
+    def track(album_id: int, number: int) -> str:
+        return "ok"
+
+    @app.get("/albums/<int:album_id>/stream")
+    def stream(album_id: int) -> Response:
+        return Response((f"part {i}" for i in range(2)), mimetype="text/plain")
+
+    registry = ferrotel.Registry()
+    app.wsgi_app = WSGIMiddleware(app.wsgi_app, registry=registry)  # type: ignore[method-assign]
+    get = wsgi_client(app)
+    assert get("/albums/7/tracks/3").status == 200
+    assert get("/albums/7/stream").body == b"part 0part 1"
+    assert requests_total(registry, "/albums/{album_id}/tracks/{number}", "200") == 1.0
+    assert requests_total(registry, "/albums/{album_id}/stream", "200") == 1.0
+    assert requests_total(registry, "unmatched", "200") is None
+    names = sorted(s["name"] for s in spans.get_finished_spans() if s["kind"] == "SERVER")
+    assert names == ["GET /albums/{album_id}/stream", "GET /albums/{album_id}/tracks/{number}"]
+
+
+def test_wsgi_app_can_name_its_route_and_bad_request_ids_are_replaced(spans: InMemorySpanExporter) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        environ["ferrotel.route"] = "/items/<int:item_id>"
+        start_response("201 Created", [("content-type", "text/plain")])
+        return [b"made"]
+
+    registry = ferrotel.Registry()
+    get = wsgi_client(WSGIMiddleware(app, registry=registry))
+    response = get("/items/5", {"x-request-id": "bad id with spaces"})
+    assert response.status == 201 and response.body == b"made"
+    assert response.headers["content-type"] == "text/plain"
+    assert len(response.headers["x-request-id"]) == 32 and " " not in response.headers["x-request-id"]
+    assert requests_total(registry, "/items/{item_id}", "201") == 1.0

@@ -191,6 +191,16 @@ def test_only_configured_formats_are_read(propagators):
     assert propagation.extract({"traceparent": TRACEPARENT}) is None
 
 
+def test_none_turns_propagation_off(propagators, tracer):
+    """OTEL_PROPAGATORS=none: nothing is read or written (not the default pair)."""
+    propagators("none")
+    assert propagation.extract({"traceparent": TRACEPARENT}) is None
+    with tracer.span("quiet"):
+        headers: dict[str, str] = {}
+        propagation.inject(headers)
+    assert headers == {}
+
+
 def test_unknown_propagator_name_is_a_configuration_error(memory_exporter):
     with pytest.raises(ValueError, match="jaeger"):
         propagation.set_propagators(["tracecontext", "jaeger"])

@@ -296,6 +296,49 @@ class Tracer:
         self, name: str, func: Callable[[Span], Any], attributes: _Attributes | None = None, kind: Any = None
     ) -> Any: ...
 
+class HttpRequest:
+    """One request in flight, from ``HttpTelemetry.start_asgi``."""
+
+    status: int
+    @property
+    def trace_id(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def span(self) -> Span: ...
+    def header_bytes(self) -> list[tuple[bytes, bytes]]: ...
+    def wrap_send(
+        self, send: Callable[[MutableMapping[str, Any]], Any]
+    ) -> Callable[[MutableMapping[str, Any]], Any]: ...
+    def failed(self, exc: BaseException) -> None: ...
+    def finish(self, route: str | None = None) -> None: ...
+    def finish_asgi(self, scope: MutableMapping[str, Any]) -> None: ...
+
+class HttpTelemetry:
+    """The HTTP middlewares' native work per request."""
+
+    def __init__(
+        self,
+        requests: Counter,
+        latency: Histogram,
+        in_flight: Gauge,
+        tracer: Tracer,
+        logger: str | None = None,
+        excluded: Sequence[str] = ...,
+        route_fallback: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> None: ...
+    def start_asgi(self, scope: MutableMapping[str, Any]) -> HttpRequest: ...
+    def wsgi(
+        self, app: Callable[..., Any], environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]: ...
+
+class WsgiMiddlewareBase:
+    """The native base of ``ferrotel.middleware.WSGIMiddleware``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    def _bind(self, app: Callable[..., Any], telemetry: HttpTelemetry) -> None: ...
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]: ...
+
 class OTLPSpanExporter:
     endpoint: str
     gzip: bool

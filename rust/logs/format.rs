@@ -230,7 +230,10 @@ fn write_json_field(out: &mut Vec<u8>, (key, value): &Field, redactor: &Redactor
 }
 
 fn hex_ids(span: (u128, u64)) -> (String, String) {
-    (format!("{:032x}", span.0), format!("{:016x}", span.1))
+    (
+        crate::traces::ids::trace_hex(span.0),
+        crate::traces::ids::span_hex(span.1),
+    )
 }
 
 /// ECS JSON: `@timestamp`, `log.level`, `message` first, as the ECS logging spec recommends.

@@ -83,6 +83,13 @@ impl HistogramCore {
         self.bounds.partition_point(|b| *b < value)
     }
 
+    /// Keeps `exemplar` for the bucket `observe` returned.
+    pub fn set_exemplar(&self, bucket: usize, exemplar: Exemplar) {
+        if let Some(slot) = self.exemplars.get(bucket) {
+            *slot.lock() = Some(exemplar);
+        }
+    }
+
     #[inline]
     pub fn observe(&self, value: f64) -> usize {
         let i = self.bucket(value);

@@ -27,12 +27,24 @@ pub fn reseed_after_fork() {
     fastrand::seed(fastrand::u64(..) ^ (nanos as u64) ^ ((std::process::id() as u64) << 32));
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `id`'s low `N * 4` bits as `N` lower-case hex digits (no formatting machinery: ids are
+/// written on every request and log line).
+fn hex<const N: usize>(id: u128) -> String {
+    let mut digits = [0u8; N];
+    for (i, digit) in digits.iter_mut().rev().enumerate() {
+        *digit = HEX[((id >> (4 * i)) & 0xf) as usize];
+    }
+    String::from_utf8(digits.to_vec()).expect("hex digits are ASCII")
+}
+
 pub fn trace_hex(id: u128) -> String {
-    format!("{id:032x}")
+    hex::<32>(id)
 }
 
 pub fn span_hex(id: u64) -> String {
-    format!("{id:016x}")
+    hex::<16>(id.into())
 }
 
 fn lower_hex(text: &str, len: usize) -> Option<u128> {
@@ -74,6 +86,9 @@ mod tests {
         assert_eq!(parse_trace_id(&"A".repeat(32)), None);
         assert_eq!(parse_span_id("abc"), None);
         assert_eq!(parse_b3_trace_id("00000000000000ff"), Some(255));
+        assert_eq!(trace_hex(0xab), format!("{:032x}", 0xab));
+        assert_eq!(span_hex(u64::MAX), "ffffffffffffffff");
+        assert_eq!(trace_hex(u128::MAX - 1), format!("{:032x}", u128::MAX - 1));
     }
 }
 

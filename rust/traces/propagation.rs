@@ -29,15 +29,23 @@ impl Propagator {
     }
 }
 
-static PROPAGATORS: RwLock<Vec<Propagator>> = RwLock::new(Vec::new());
+/// None until `set_propagators` (then the default: tracecontext and baggage); `none` is empty.
+static PROPAGATORS: RwLock<Option<Vec<Propagator>>> = RwLock::new(None);
 
 fn propagators() -> Vec<Propagator> {
+    propagators_iter().collect()
+}
+
+const DEFAULT_PROPAGATORS: [Propagator; 2] = [Propagator::TraceContext, Propagator::Baggage];
+
+/// The configured propagators, without allocating.
+fn propagators_iter() -> impl Iterator<Item = Propagator> {
     let configured = PROPAGATORS.read();
-    if configured.is_empty() {
-        vec![Propagator::TraceContext, Propagator::Baggage]
-    } else {
-        configured.clone()
-    }
+    let chosen: &[Propagator] = configured.as_deref().unwrap_or(&DEFAULT_PROPAGATORS);
+    let mut list = [Propagator::Baggage; 4];
+    let n = chosen.len().min(list.len());
+    list[..n].copy_from_slice(&chosen[..n]);
+    list.into_iter().take(n)
 }
 
 const MAX_TRACESTATE_MEMBERS: usize = 32;
@@ -212,54 +220,61 @@ pub fn parse_baggage(value: &str) -> Vec<(String, String)> {
     pairs
 }
 
-fn header(carrier: &Bound<'_, PyAny>, name: &str) -> Option<String> {
-    let text = |v: Bound<'_, PyAny>| -> Option<String> {
-        if let Ok(s) = v.cast::<PyString>() {
-            return s.to_str().ok().map(str::to_owned);
-        }
-        if let Ok(b) = v.cast::<PyBytes>() {
-            return std::str::from_utf8(b.as_bytes()).ok().map(str::to_owned);
-        }
-        // A list of values (OpenTelemetry getters): the first one.
-        v.get_item(0).ok().and_then(|first| first.extract::<String>().ok())
-    };
-    if let Ok(value) = carrier.get_item(name) {
-        return text(value);
+fn header_text(v: Bound<'_, PyAny>) -> Option<String> {
+    if let Ok(s) = v.cast::<PyString>() {
+        return s.to_str().ok().map(str::to_owned);
     }
-    let _ = carrier.py();
+    if let Ok(b) = v.cast::<PyBytes>() {
+        return std::str::from_utf8(b.as_bytes()).ok().map(str::to_owned);
+    }
+    // A list of values (OpenTelemetry getters): the first one.
+    v.get_item(0).ok().and_then(|first| first.extract::<String>().ok())
+}
+
+fn header(carrier: &Bound<'_, PyAny>, name: &str) -> Option<String> {
+    let Ok(dict) = carrier.cast::<PyDict>() else {
+        return carrier.get_item(name).ok().and_then(header_text);
+    };
+    // A dict lookup that misses raises nothing, unlike `get_item` on a mapping.
+    if let Ok(Some(value)) = dict.get_item(name) {
+        return header_text(value);
+    }
     // Header names are case-insensitive: look through the carrier when the exact key is absent.
-    let dict = carrier.cast::<PyDict>().ok()?;
     dict.iter().find_map(|(k, v)| {
-        let key = k.extract::<String>().ok()?;
-        key.eq_ignore_ascii_case(name).then(|| text(v)).flatten()
+        let key = k.cast::<PyString>().ok()?;
+        key.to_str()
+            .ok()?
+            .eq_ignore_ascii_case(name)
+            .then(|| header_text(v))
+            .flatten()
     })
 }
 
-/// The remote span context in `carrier` (a mapping of headers), or None.
-#[pyfunction]
-pub fn extract(carrier: &Bound<'_, PyAny>) -> Option<PySpanContext> {
-    for propagator in propagators() {
+/// The remote span context that `header` (lower-case header name to value) finds, by the
+/// configured propagators in order.
+pub fn extract_with(header: impl Fn(&str) -> Option<String>) -> Option<SpanContext> {
+    for propagator in propagators_iter() {
         let found = match propagator {
-            Propagator::TraceContext => header(carrier, "traceparent")
+            Propagator::TraceContext => header("traceparent")
                 .and_then(|tp| parse_traceparent(&tp))
                 .map(|mut ctx| {
-                    ctx.trace_state = header(carrier, "tracestate")
+                    ctx.trace_state = header("tracestate")
                         .and_then(|ts| parse_tracestate(&ts))
                         .unwrap_or_default();
                     ctx
                 }),
-            Propagator::B3 => header(carrier, "b3").and_then(|v| parse_b3_single(&v)),
+            Propagator::B3 => header("b3").and_then(|v| parse_b3_single(&v)),
             Propagator::B3Multi => (|| {
-                let sampled = match header(carrier, "x-b3-flags").as_deref() {
+                let sampled = match header("x-b3-flags").as_deref() {
                     Some("1") => true,
-                    _ => match header(carrier, "x-b3-sampled") {
+                    _ => match header("x-b3-sampled") {
                         Some(s) => b3_sampled(&s)?,
                         None => true,
                     },
                 };
                 Some(SpanContext {
-                    trace_id: parse_b3_trace_id(&header(carrier, "x-b3-traceid")?)?,
-                    span_id: parse_span_id(&header(carrier, "x-b3-spanid")?)?,
+                    trace_id: parse_b3_trace_id(&header("x-b3-traceid")?)?,
+                    span_id: parse_span_id(&header("x-b3-spanid")?)?,
                     flags: sampled as u8,
                     trace_state: String::new(),
                     remote: true,
@@ -267,11 +282,17 @@ pub fn extract(carrier: &Bound<'_, PyAny>) -> Option<PySpanContext> {
             })(),
             Propagator::Baggage => None,
         };
-        if let Some(inner) = found {
-            return Some(PySpanContext { inner });
+        if found.is_some() {
+            return found;
         }
     }
     None
+}
+
+/// The remote span context in `carrier` (a mapping of headers), or None.
+#[pyfunction]
+pub fn extract(carrier: &Bound<'_, PyAny>) -> Option<PySpanContext> {
+    extract_with(|name| header(carrier, name)).map(|inner| PySpanContext { inner })
 }
 
 /// The W3C baggage in `carrier`, as a dict (empty when there is none or it is invalid).
@@ -351,13 +372,16 @@ pub fn inject(
 pub fn set_propagators(names: Vec<String>) -> PyResult<()> {
     let mut parsed = Vec::new();
     for name in names.iter().filter(|n| !n.trim().is_empty() && n.trim() != "none") {
-        parsed.push(Propagator::parse(name).ok_or_else(|| {
+        let propagator = Propagator::parse(name).ok_or_else(|| {
             PyValueError::new_err(format!(
                 "unknown propagator {name:?}: use tracecontext, baggage, b3 or b3multi"
             ))
-        })?);
+        })?;
+        if !parsed.contains(&propagator) {
+            parsed.push(propagator);
+        }
     }
-    *PROPAGATORS.write() = parsed;
+    *PROPAGATORS.write() = Some(parsed);
     Ok(())
 }
 

@@ -134,7 +134,34 @@ pub struct Recording {
 }
 
 impl Recording {
-    fn limits(&self) -> &SpanLimits {
+    pub fn new(
+        name: String,
+        kind: SpanKind,
+        parent: Option<&SpanContext>,
+        start_ns: u64,
+        scope: Arc<Scope>,
+        pipeline: Arc<Pipeline>,
+    ) -> Self {
+        Self {
+            name,
+            kind,
+            parent_span_id: parent.map(|p| p.span_id),
+            parent_is_remote: parent.is_some_and(|p| p.remote),
+            start_ns,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            status: StatusCode::Unset,
+            status_message: String::new(),
+            dropped_attributes: 0,
+            dropped_events: 0,
+            dropped_links: 0,
+            scope,
+            pipeline,
+        }
+    }
+
+    pub fn limits(&self) -> &SpanLimits {
         &self.pipeline.limits
     }
 }
@@ -163,7 +190,7 @@ impl PySpan {
         Self::new(ctx, None)
     }
 
-    fn with_recording(&self, f: impl FnOnce(&mut Recording)) {
+    pub fn with_recording(&self, f: impl FnOnce(&mut Recording)) {
         if let Some(recording) = self.recording.lock().as_mut() {
             f(recording);
         }
@@ -176,7 +203,7 @@ impl PySpan {
     }
 
     /// Ends the span now; an unsampled span does not even read the clock.
-    fn end_now(&self) {
+    pub fn end_now(&self) {
         if let Some(r) = self.recording.lock().take() {
             self.finish(*r, now_ns());
         }
@@ -369,7 +396,7 @@ impl PySpan {
         self.context()
     }
 
-    fn is_recording(&self) -> bool {
+    pub fn is_recording(&self) -> bool {
         self.recording.lock().is_some()
     }
 
@@ -464,7 +491,7 @@ impl PySpan {
     }
 
     #[pyo3(signature = (exception, attributes=None, timestamp=None, escaped=false))]
-    fn record_exception(
+    pub fn record_exception(
         &self,
         py: Python<'_>,
         exception: &Bound<'_, PyAny>,

@@ -9,7 +9,7 @@ use pyo3::types::{PyDict, PyString};
 
 use super::attributes;
 use super::context;
-use super::data::{now_ns, Scope, SpanKind, StatusCode};
+use super::data::{now_ns, Scope, SpanKind};
 use super::ids;
 use super::pipeline;
 use super::span::{link_context, PySpan, Recording, SpanContext};
@@ -64,16 +64,8 @@ impl PyTracer {
     ) -> PyResult<PySpan> {
         let kind = parse_kind(kind)?;
         let parent = parent_context(py, parent)?;
-        let trace_id = parent.as_ref().map(|p| p.trace_id).unwrap_or_else(ids::trace_id);
-        let (sampled, pipeline) = pipeline::sample(parent.as_ref(), trace_id);
-        let ctx = SpanContext {
-            trace_id,
-            span_id: ids::span_id(),
-            flags: sampled as u8,
-            trace_state: parent.as_ref().map(|p| p.trace_state.clone()).unwrap_or_default(),
-            remote: false,
-        };
-        let Some(pipeline) = pipeline.filter(|_| sampled) else {
+        let (ctx, pipeline) = sample_child(parent.as_ref());
+        let Some(pipeline) = pipeline else {
             return Ok(PySpan::non_recording(ctx));
         };
         let start_ns = match start_time {
@@ -86,25 +78,16 @@ impl PyTracer {
             }
             _ => now_ns(),
         };
-        let mut recording = Recording {
-            name: name.to_str()?.to_owned(),
+        let mut recording = Recording::new(
+            name.to_str()?.to_owned(),
             kind,
-            parent_span_id: parent.as_ref().map(|p| p.span_id),
-            parent_is_remote: parent.as_ref().is_some_and(|p| p.remote),
+            parent.as_ref(),
             start_ns,
-            attributes: Vec::new(),
-            events: Vec::new(),
-            links: Vec::new(),
-            status: StatusCode::Unset,
-            status_message: String::new(),
-            dropped_attributes: 0,
-            dropped_events: 0,
-            dropped_links: 0,
-            scope: self.scope.clone(),
-            pipeline: pipeline.clone(),
-        };
+            self.scope.clone(),
+            pipeline,
+        );
         if let Some(attrs) = attributes {
-            let limits = &pipeline.limits;
+            let limits = &recording.pipeline.limits;
             recording.dropped_attributes =
                 attributes::read_dict(attrs, &mut recording.attributes, limits.max_attributes, limits);
         }
@@ -117,6 +100,26 @@ impl PyTracer {
         }
         Ok(span)
     }
+
+    pub fn scope(&self) -> &Arc<Scope> {
+        &self.scope
+    }
+}
+
+/// The context of a new span under `parent` (a new trace without one), and the pipeline to
+/// record it into when the sampler keeps it.
+#[inline]
+pub fn sample_child(parent: Option<&SpanContext>) -> (SpanContext, Option<Arc<pipeline::Pipeline>>) {
+    let trace_id = parent.map(|p| p.trace_id).unwrap_or_else(ids::trace_id);
+    let (sampled, pipeline) = pipeline::sample(parent, trace_id);
+    let ctx = SpanContext {
+        trace_id,
+        span_id: ids::span_id(),
+        flags: sampled as u8,
+        trace_state: parent.map(|p| p.trace_state.clone()).unwrap_or_default(),
+        remote: false,
+    };
+    (ctx, pipeline.filter(|_| sampled))
 }
 
 #[pymethods]

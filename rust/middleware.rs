@@ -1,0 +1,853 @@
+//! The HTTP middlewares' work per request, in one native call when the request starts and one
+//! when it ends: the server span continuing the caller's trace (made current), the request id,
+//! the in-flight gauge, then `http_requests_total`, the latency histogram with its trace-id
+//! exemplar, the request log line and the span's end. The Python middlewares only adapt ASGI and
+//! WSGI to these calls; the WSGI one runs here whole.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
+
+use crate::logs::logger::emit_record;
+use crate::logs::pipeline as log_pipeline;
+use crate::logs::record::{Level, Value};
+use crate::metrics::counter::{CounterCore, PyCounter};
+use crate::metrics::exposition::Exemplar;
+use crate::metrics::family::Family;
+use crate::metrics::gauge::{GaugeCore, PyGauge};
+use crate::metrics::histogram::{HistogramCore, PyHistogram};
+use crate::metrics::value::unix_now;
+use crate::traces::context;
+use crate::traces::data::{now_ns, AttrValue, Scope, SpanKind, StatusCode};
+use crate::traces::ids;
+use crate::traces::propagation::extract_with;
+use crate::traces::span::{PySpan, Recording, SpanContext};
+use crate::traces::tracer::{sample_child, PyTracer};
+
+/// The path label of a request that matched no route.
+pub const UNMATCHED: &str = "unmatched";
+/// Route templates remembered; past this many distinct routes they are converted each time.
+const TEMPLATE_CACHE: usize = 4096;
+/// A caller's `x-request-id` longer than this, or with other than visible ASCII, is replaced.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Flask's and Django's `<int:id>`, Starlette's `{id:int}`, as `{id}`; with a leading `/`.
+pub fn route_template(route: &str) -> String {
+    let mut out = String::with_capacity(route.len() + 1);
+    if !route.starts_with('/') {
+        out.push('/');
+    }
+    let mut rest = route;
+    while let Some(i) = rest.find(['<', '{']) {
+        out.push_str(&rest[..i]);
+        let (open, close) = if rest.as_bytes()[i] == b'<' {
+            ('<', '>')
+        } else {
+            ('{', '}')
+        };
+        let after = &rest[i + 1..];
+        let end = after.find([open, close]).filter(|&j| after[j..].starts_with(close));
+        let Some(j) = end else {
+            out.push(open);
+            rest = after;
+            continue;
+        };
+        let inner = &after[..j];
+        let name = match (open, inner.split_once(':')) {
+            // <converter:name>, <converter(args):name>
+            ('<', Some((converter, name))) if !converter.is_empty() => name,
+            ('<', _) => inner,
+            // {name:converter}; a bare {name} is already a template
+            (_, Some((name, converter))) if !converter.is_empty() => name,
+            (_, _) => "",
+        };
+        if name.is_empty() {
+            out.push(open);
+            out.push_str(inner);
+            out.push(close);
+        } else {
+            out.push('{');
+            out.push_str(name);
+            out.push('}');
+        }
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A caller's request id when it is a sensible one, else a new random one.
+fn request_id(given: Option<String>) -> String {
+    given
+        .filter(|id| !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| ids::trace_hex(ids::trace_id()))
+}
+
+/// What every request of one middleware records into.
+pub struct Recorder {
+    requests: Arc<Family<CounterCore>>,
+    latency: Arc<HistogramCore>,
+    in_flight: Arc<GaugeCore>,
+    scope: Arc<Scope>,
+    logger: Option<Arc<str>>,
+    templates: Mutex<HashMap<String, Arc<str>, foldhash::fast::RandomState>>,
+}
+
+impl Recorder {
+    fn template(&self, route: Option<&str>) -> Arc<str> {
+        let Some(route) = route else {
+            return UNMATCHED.into();
+        };
+        if let Some(found) = self.templates.lock().get(route) {
+            return found.clone();
+        }
+        let template: Arc<str> = route_template(route).into();
+        let mut templates = self.templates.lock();
+        if templates.len() < TEMPLATE_CACHE {
+            templates.insert(route.to_owned(), template.clone());
+        }
+        template
+    }
+
+    fn start(
+        self: &Arc<Self>,
+        py: Python<'_>,
+        method: String,
+        path: &str,
+        scheme: &str,
+        header: impl Fn(&str) -> Option<String>,
+    ) -> PyResult<Request> {
+        let parent = extract_with(&header);
+        let request_id = request_id(header("x-request-id"));
+        let (ctx, pipeline) = sample_child(parent.as_ref());
+        let recording = pipeline.map(|pipeline| {
+            let mut r = Recording::new(
+                method.clone(),
+                SpanKind::Server,
+                parent.as_ref(),
+                now_ns(),
+                self.scope.clone(),
+                pipeline,
+            );
+            r.attributes.extend([
+                ("http.request.method".to_owned(), AttrValue::Str(method.clone())),
+                ("url.path".to_owned(), AttrValue::Str(path.to_owned())),
+                ("url.scheme".to_owned(), AttrValue::Str(scheme.to_owned())),
+            ]);
+            r
+        });
+        let trace_id = ids::trace_hex(ctx.trace_id);
+        let span = Bound::new(py, PySpan::new(ctx, recording))?;
+        let token = context::set(py, span.as_any())?;
+        self.in_flight.add(1.0);
+        Ok(Request {
+            recorder: self.clone(),
+            method,
+            request_id,
+            trace_id,
+            span: span.unbind(),
+            token: Mutex::new(Some(token.unbind())),
+            started: Instant::now(),
+            status: AtomicU16::new(500),
+            finished: AtomicBool::new(false),
+            root_path: String::new(),
+            route: Mutex::new(None),
+        })
+    }
+}
+
+/// One middleware's telemetry: `start_asgi(scope)` per request, or `wsgi(...)` around a WSGI app.
+#[pyclass(frozen, name = "HttpTelemetry", module = "ferrotel._core")]
+pub struct PyHttpTelemetry {
+    recorder: Arc<Recorder>,
+    excluded: HashSet<String>,
+    /// Called with the environ when a WSGI framework left no route in it (Django's resolver).
+    route_fallback: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PyHttpTelemetry {
+    #[new]
+    #[pyo3(signature = (requests, latency, in_flight, tracer, logger=None, excluded=Vec::new(), route_fallback=None))]
+    fn new(
+        requests: &Bound<'_, PyAny>,
+        latency: &Bound<'_, PyAny>,
+        in_flight: &Bound<'_, PyAny>,
+        tracer: &Bound<'_, PyTracer>,
+        logger: Option<&str>,
+        excluded: Vec<String>,
+        route_fallback: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let not = |what: &str, value: &Bound<'_, PyAny>| {
+            PyTypeError::new_err(format!(
+                "the middleware needs {what}, got {}",
+                value.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        };
+        let requests_family = requests
+            .cast::<PyCounter>()
+            .ok()
+            .map(|c| c.get().family.clone())
+            .filter(|f| f.desc.labelnames.len() == 3)
+            .ok_or_else(|| not("a ferrotel Counter with labels (method, path, status)", requests))?;
+        let latency_core = latency
+            .cast::<PyHistogram>()
+            .ok()
+            .and_then(|h| h.get().child.clone())
+            .ok_or_else(|| not("a ferrotel Histogram without labels", latency))?;
+        let in_flight_core = in_flight
+            .cast::<PyGauge>()
+            .ok()
+            .and_then(|g| g.get().child.clone())
+            .ok_or_else(|| not("a ferrotel Gauge without labels", in_flight))?;
+        Ok(Self {
+            recorder: Arc::new(Recorder {
+                requests: requests_family,
+                latency: latency_core,
+                in_flight: in_flight_core,
+                scope: tracer.get().scope().clone(),
+                logger: logger.map(Into::into),
+                templates: Mutex::new(HashMap::default()),
+            }),
+            excluded: excluded.into_iter().collect(),
+            route_fallback,
+        })
+    }
+
+    /// Starts an ASGI request: `scope` gives the method, path, scheme and headers.
+    fn start_asgi(&self, scope: &Bound<'_, PyDict>) -> PyResult<PyHttpRequest> {
+        let py = scope.py();
+        let text = |key: &Bound<'_, PyString>, default: &str| -> String {
+            scope
+                .get_item(key)
+                .ok()
+                .flatten()
+                .and_then(|v| {
+                    v.cast::<PyString>()
+                        .ok()
+                        .and_then(|s| s.to_str().ok().map(str::to_owned))
+                })
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let method = text(intern!(py, "method"), "GET");
+        let path = text(intern!(py, "path"), "");
+        let scheme = text(intern!(py, "scheme"), "http");
+        let headers = asgi_headers(scope.get_item(intern!(py, "headers")).ok().flatten());
+        let mut request = self.recorder.start(py, method, &path, &scheme, |name| {
+            headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })?;
+        request.root_path = text(intern!(py, "root_path"), "");
+        Ok(PyHttpRequest { inner: request })
+    }
+
+    /// Serves one WSGI request through `app`, recording it; the body it returns ends the
+    /// request when the server closes it, so a streamed body is measured to its last chunk.
+    fn wsgi<'py>(
+        slf: &Bound<'py, Self>,
+        app: &Bound<'py, PyAny>,
+        environ: &Bound<'py, PyAny>,
+        start_response: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let Ok(env) = environ.cast::<PyDict>() else {
+            return app.call1((environ, start_response));
+        };
+        let text = |key: &Bound<'_, PyString>| -> Option<String> {
+            env.get_item(key).ok().flatten().and_then(|v| {
+                v.cast::<PyString>()
+                    .ok()
+                    .and_then(|s| s.to_str().ok().map(str::to_owned))
+            })
+        };
+        let path = text(intern!(py, "PATH_INFO")).unwrap_or_default();
+        if this.excluded.contains(&path) {
+            return app.call1((environ, start_response));
+        }
+        let method = text(intern!(py, "REQUEST_METHOD")).unwrap_or_else(|| "GET".to_owned());
+        let scheme = text(intern!(py, "wsgi.url_scheme")).unwrap_or_else(|| "http".to_owned());
+        let request = this.recorder.start(py, method, &path, &scheme, |name| {
+            let key = match name {
+                "traceparent" => intern!(py, "HTTP_TRACEPARENT"),
+                "tracestate" => intern!(py, "HTTP_TRACESTATE"),
+                "b3" => intern!(py, "HTTP_B3"),
+                "x-b3-traceid" => intern!(py, "HTTP_X_B3_TRACEID"),
+                "x-b3-spanid" => intern!(py, "HTTP_X_B3_SPANID"),
+                "x-b3-sampled" => intern!(py, "HTTP_X_B3_SAMPLED"),
+                "x-b3-flags" => intern!(py, "HTTP_X_B3_FLAGS"),
+                "x-request-id" => intern!(py, "HTTP_X_REQUEST_ID"),
+                _ => return None,
+            };
+            text(key)
+        })?;
+        // One object is both the app's `start_response` and the body handed to the server.
+        let exchange = Bound::new(
+            py,
+            WsgiExchange {
+                request,
+                start_response: start_response.clone().unbind(),
+                environ: env.clone().unbind(),
+                telemetry: slf.clone().unbind(),
+                body: Mutex::new(None),
+                iter: Mutex::new(None),
+            },
+        )?;
+        match app.call1((environ, &exchange)) {
+            Ok(body) => {
+                *exchange.get().body.lock() = Some(body.unbind());
+                Ok(exchange.into_any())
+            }
+            Err(err) => {
+                let request = &exchange.get().request;
+                request.failed(py, err.value(py).as_any());
+                request.finish(py, this.wsgi_route(request, env).as_deref());
+                Err(err)
+            }
+        }
+    }
+}
+
+impl PyHttpTelemetry {
+    /// The raw route a WSGI request matched: the one noted while the app answered, else
+    /// `environ["ferrotel.route"]`, else the fallback's answer (Django's resolver).
+    fn wsgi_route(&self, request: &Request, environ: &Bound<'_, PyDict>) -> Option<String> {
+        let py = environ.py();
+        if let Some(route) = request.route.lock().take() {
+            return Some(route);
+        }
+        if let Some(route) = framework_route(environ) {
+            return Some(route);
+        }
+        let fallback = self.route_fallback.as_ref()?;
+        match fallback.bind(py).call1((environ,)) {
+            Ok(route) => route
+                .cast::<PyString>()
+                .ok()
+                .and_then(|s| s.to_str().ok().map(str::to_owned)),
+            Err(err) => {
+                err.write_unraisable(py, Some(fallback.bind(py)));
+                None
+            }
+        }
+    }
+}
+
+/// The route a WSGI app or framework left in the environ: `environ["ferrotel.route"]`, or the
+/// rule Flask matched (werkzeug keeps the request in the environ until Flask's context ends).
+fn framework_route(environ: &Bound<'_, PyDict>) -> Option<String> {
+    let py = environ.py();
+    let as_text = |v: Bound<'_, PyAny>| {
+        v.cast::<PyString>()
+            .ok()
+            .and_then(|s| s.to_str().ok().map(str::to_owned))
+    };
+    if let Some(route) = environ.get_item(intern!(py, "ferrotel.route")).ok().flatten() {
+        return as_text(route);
+    }
+    let request = environ.get_item(intern!(py, "werkzeug.request")).ok().flatten()?;
+    if request.is_none() {
+        return None;
+    }
+    let rule = request.getattr_opt(intern!(py, "url_rule")).ok().flatten()?;
+    if rule.is_none() {
+        return None;
+    }
+    rule.getattr_opt(intern!(py, "rule")).ok().flatten().and_then(as_text)
+}
+
+/// The headers a request's telemetry reads, from ASGI's `[(name, value), ...]` byte pairs.
+fn asgi_headers(headers: Option<Bound<'_, PyAny>>) -> Vec<(String, String)> {
+    const WANTED: [&str; 8] = [
+        "traceparent",
+        "tracestate",
+        "b3",
+        "x-b3-traceid",
+        "x-b3-spanid",
+        "x-b3-sampled",
+        "x-b3-flags",
+        "x-request-id",
+    ];
+    let mut found = Vec::new();
+    let Some(Ok(iter)) = headers.map(|h| h.try_iter()) else {
+        return found;
+    };
+    for pair in iter.flatten() {
+        let (Ok(name), Ok(value)) = (pair.get_item(0), pair.get_item(1)) else {
+            continue;
+        };
+        let bytes = |v: &Bound<'_, PyAny>| -> Option<Vec<u8>> {
+            if let Ok(b) = v.cast::<PyBytes>() {
+                Some(b.as_bytes().to_vec())
+            } else {
+                v.cast::<PyString>()
+                    .ok()
+                    .and_then(|s| s.to_str().ok().map(|s| s.as_bytes().to_vec()))
+            }
+        };
+        let Some(name) = bytes(&name) else { continue };
+        let Some(wanted) = WANTED.iter().find(|w| w.as_bytes().eq_ignore_ascii_case(&name)) else {
+            continue;
+        };
+        if found.iter().any(|(k, _)| k == wanted) {
+            continue;
+        }
+        if let Some(value) = bytes(&value).and_then(|v| String::from_utf8(v).ok()) {
+            found.push(((*wanted).to_owned(), value));
+        }
+    }
+    found
+}
+
+/// One request in flight: its server span (current until the request ends), request id,
+/// start time and response status.
+pub struct Request {
+    recorder: Arc<Recorder>,
+    method: String,
+    request_id: String,
+    trace_id: String,
+    span: Py<PySpan>,
+    token: Mutex<Option<Py<PyAny>>>,
+    started: Instant,
+    status: AtomicU16,
+    finished: AtomicBool,
+    /// ASGI's `root_path` when the request started: a Mount's prefix is what the router adds.
+    root_path: String,
+    /// The WSGI route noted when the response started, while the framework still held it.
+    route: Mutex<Option<String>>,
+}
+
+/// A request in flight, for the ASGI middleware (and any server the Python layer adapts).
+#[pyclass(frozen, name = "HttpRequest", module = "ferrotel._core")]
+pub struct PyHttpRequest {
+    inner: Request,
+}
+
+impl Request {
+    fn record_status(&self, status: u16) {
+        self.status.store(status, Ordering::Relaxed);
+    }
+
+    fn failed(&self, py: Python<'_>, exc: &Bound<'_, PyAny>) {
+        self.status.store(500, Ordering::Relaxed);
+        let span = self.span.get();
+        if !span.is_recording() {
+            return;
+        }
+        if let Err(err) = span.record_exception(py, exc, None, None, true) {
+            err.write_unraisable(py, Some(exc));
+        }
+        let description = match (exc.get_type().name(), exc.str()) {
+            (Ok(kind), Ok(text)) => format!("{kind}: {text}"),
+            _ => String::new(),
+        };
+        span.with_recording(|r| {
+            r.status = StatusCode::Error;
+            r.status_message = description;
+        });
+    }
+
+    /// Records the finished request under `route` (the raw route the framework matched, None
+    /// when nothing matched). Only the first call counts.
+    fn finish(&self, py: Python<'_>, route: Option<&str>) {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let duration = self.started.elapsed().as_secs_f64();
+        let recorder = &self.recorder;
+        let status = self.status.load(Ordering::Relaxed);
+        let template = recorder.template(route);
+        let mut status_buf = itoa::Buffer::new();
+        let status_text = status_buf.format(status);
+        recorder
+            .requests
+            .child(&[self.method.as_str().into(), (&*template).into(), status_text.into()])
+            .core
+            .inc(1.0);
+        let span = self.span.get();
+        let bucket = recorder.latency.observe(duration);
+        let recording = span.is_recording();
+        if recording {
+            recorder.latency.set_exemplar(
+                bucket,
+                Exemplar {
+                    labels: vec![("trace_id".to_owned(), self.trace_id.clone())],
+                    value: duration,
+                    timestamp: Some(unix_now()),
+                },
+            );
+        }
+        recorder.in_flight.add(-1.0);
+        if recording {
+            span.with_recording(|r| {
+                let mut name = String::with_capacity(self.method.len() + 1 + template.len());
+                name.push_str(&self.method);
+                name.push(' ');
+                name.push_str(&template);
+                r.name = name;
+                r.attributes.extend([
+                    ("http.route".to_owned(), AttrValue::Str(String::from(&*template))),
+                    ("http.response.status_code".to_owned(), AttrValue::Int(status.into())),
+                ]);
+                if status >= 500 && r.status != StatusCode::Error {
+                    r.status = StatusCode::Error;
+                }
+            });
+        }
+        if let Some(logger) = recorder.logger.as_ref().filter(|_| log_pipeline::enabled(Level::INFO)) {
+            let ctx: &SpanContext = &span.ctx;
+            emit_record(
+                py,
+                logger,
+                Level::INFO,
+                "request".to_owned(),
+                vec![
+                    ("method".to_owned(), Value::Str(self.method.clone())),
+                    ("path".to_owned(), Value::Str(String::from(&*template))),
+                    ("status".to_owned(), Value::Int(status.into())),
+                    ("duration_ms".to_owned(), Value::Float(duration * 1000.0)),
+                    ("request_id".to_owned(), Value::Str(self.request_id.clone())),
+                ],
+                ctx.is_valid().then_some((ctx.trace_id, ctx.span_id)),
+            );
+        }
+        span.end_now();
+        if let Some(token) = self.token.lock().take() {
+            context::reset(py, token.bind(py));
+        }
+    }
+}
+
+impl Request {
+    /// The `x-trace-id` and `x-request-id` response headers, as ASGI's byte pairs.
+    fn header_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(
+            py,
+            [
+                (
+                    PyBytes::new(py, b"x-trace-id"),
+                    PyBytes::new(py, self.trace_id.as_bytes()),
+                ),
+                (
+                    PyBytes::new(py, b"x-request-id"),
+                    PyBytes::new(py, self.request_id.as_bytes()),
+                ),
+            ],
+        )
+    }
+
+    /// Ends an ASGI request under the route Starlette or FastAPI left in `scope`.
+    fn finish_asgi(&self, scope: &Bound<'_, PyDict>) {
+        let py = scope.py();
+        let path = scope
+            .get_item(intern!(py, "route"))
+            .ok()
+            .flatten()
+            .and_then(|route| route.getattr_opt(intern!(py, "path")).ok().flatten())
+            .and_then(|p| p.cast_into::<PyString>().ok());
+        let Some(path) = path else {
+            self.finish(py, None);
+            return;
+        };
+        let path = path.to_str().unwrap_or_default();
+        // Under a Mount, the router records the inner route; the mount's prefix is in root_path.
+        let root: String = scope
+            .get_item(intern!(py, "root_path"))
+            .ok()
+            .flatten()
+            .and_then(|r| r.extract::<String>().ok())
+            .unwrap_or_default();
+        let mounted: String = match root.strip_prefix(self.root_path.as_str()) {
+            Some(rest) => rest.to_owned(),
+            None => root.chars().skip(self.root_path.chars().count()).collect(),
+        };
+        if mounted.is_empty() {
+            self.finish(py, Some(path));
+        } else {
+            self.finish(py, Some(&format!("{mounted}{path}")));
+        }
+    }
+}
+
+#[pymethods]
+impl PyHttpRequest {
+    #[getter]
+    fn trace_id(&self) -> &str {
+        &self.inner.trace_id
+    }
+
+    #[getter]
+    fn request_id(&self) -> &str {
+        &self.inner.request_id
+    }
+
+    #[getter]
+    fn span(&self, py: Python<'_>) -> Py<PySpan> {
+        self.inner.span.clone_ref(py)
+    }
+
+    #[getter]
+    fn status(&self) -> u16 {
+        self.inner.status.load(Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_status(&self, status: u16) {
+        self.inner.record_status(status);
+    }
+
+    /// The `x-trace-id` and `x-request-id` response headers, as ASGI's byte pairs.
+    fn header_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.inner.header_bytes(py)
+    }
+
+    /// An ASGI `send` that records the response status and adds the response headers.
+    fn wrap_send(slf: &Bound<'_, Self>, send: Py<PyAny>) -> AsgiSend {
+        AsgiSend {
+            send,
+            request: slf.clone().unbind(),
+        }
+    }
+
+    /// Records an exception that escaped the handler: status 500, the exception on the span.
+    fn failed(&self, exc: &Bound<'_, PyAny>) {
+        self.inner.failed(exc.py(), exc);
+    }
+
+    /// Ends the request under `route`, a framework's raw route (None: no route matched).
+    #[pyo3(signature = (route=None))]
+    fn finish(&self, py: Python<'_>, route: Option<&str>) {
+        self.inner.finish(py, route);
+    }
+
+    /// Ends an ASGI request under the route Starlette or FastAPI left in `scope`.
+    fn finish_asgi(&self, scope: &Bound<'_, PyDict>) {
+        self.inner.finish_asgi(scope);
+    }
+}
+
+/// The `send` an ASGI app gets: the response start sets the status and gains the headers.
+#[pyclass(frozen, module = "ferrotel._core")]
+pub struct AsgiSend {
+    send: Py<PyAny>,
+    request: Py<PyHttpRequest>,
+}
+
+#[pymethods]
+impl AsgiSend {
+    fn __call__<'py>(&self, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = message.py();
+        if let Ok(message) = message.cast::<PyDict>() {
+            let start = message.get_item(intern!(py, "type"))?.is_some_and(|t| {
+                t.cast::<PyString>()
+                    .is_ok_and(|t| t.to_str().ok() == Some("http.response.start"))
+            });
+            if start {
+                let request = &self.request.get().inner;
+                if let Some(status) = message.get_item(intern!(py, "status"))? {
+                    if let Ok(status) = status.extract::<u16>() {
+                        request.record_status(status);
+                    }
+                }
+                let headers = request.header_bytes(py)?;
+                if let Some(existing) = message.get_item(intern!(py, "headers"))? {
+                    for (i, item) in existing.try_iter()?.enumerate() {
+                        headers.insert(i, item?)?;
+                    }
+                }
+                message.set_item(intern!(py, "headers"), headers)?;
+            }
+        }
+        self.send.bind(py).call1((message,))
+    }
+}
+
+/// One WSGI request: the `start_response` the app gets (it records the status and adds the
+/// response headers) and the body the server gets (passed through chunk by chunk; closing it
+/// ends the request, so a streamed body is measured to its last chunk).
+#[pyclass(frozen, module = "ferrotel._core")]
+pub struct WsgiExchange {
+    request: Request,
+    start_response: Py<PyAny>,
+    environ: Py<PyDict>,
+    telemetry: Py<PyHttpTelemetry>,
+    body: Mutex<Option<Py<PyAny>>>,
+    iter: Mutex<Option<Py<PyIterator>>>,
+}
+
+#[pymethods]
+impl WsgiExchange {
+    /// The app's `start_response(status, headers, exc_info=None)`.
+    #[pyo3(signature = (status, headers, exc_info=None))]
+    fn __call__<'py>(
+        &self,
+        status: &Bound<'py, PyString>,
+        headers: &Bound<'py, PyAny>,
+        exc_info: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = status.py();
+        let request = &self.request;
+        if let Some(code) = status.to_str()?.get(..3).and_then(|c| c.parse::<u16>().ok()) {
+            request.record_status(code);
+        }
+        // Flask drops its request from the environ when its context ends, before the server
+        // closes the body: the rule it matched is read now.
+        if let Some(route) = framework_route(self.environ.bind(py)) {
+            *request.route.lock() = Some(route);
+        }
+        // A copy: the app may hand the same list to every response.
+        let all = match headers.cast::<PyList>() {
+            Ok(list) => list.get_slice(0, list.len()),
+            Err(_) => {
+                let list = PyList::empty(py);
+                for item in headers.try_iter()? {
+                    list.append(item?)?;
+                }
+                list
+            }
+        };
+        all.append((intern!(py, "x-trace-id"), PyString::new(py, &request.trace_id)))?;
+        all.append((intern!(py, "x-request-id"), PyString::new(py, &request.request_id)))?;
+        let start_response = self.start_response.bind(py);
+        match exc_info.filter(|e| !e.is_none()) {
+            Some(exc_info) => start_response.call1((status, all, exc_info)),
+            None => start_response.call1((status, all)),
+        }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let existing = self.iter.lock().as_ref().map(|i| i.clone_ref(py));
+        let iter = match existing {
+            Some(iter) => iter.into_bound(py),
+            None => {
+                let Some(body) = self.body.lock().as_ref().map(|b| b.clone_ref(py)) else {
+                    return Ok(None);
+                };
+                let iter = body.bind(py).try_iter().inspect_err(|err| self.body_failed(py, err))?;
+                *self.iter.lock() = Some(iter.clone().unbind());
+                iter
+            }
+        };
+        match iter.clone().next() {
+            None => Ok(None),
+            Some(Ok(chunk)) => Ok(Some(chunk)),
+            Some(Err(err)) => {
+                self.body_failed(py, &err);
+                Err(err)
+            }
+        }
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let body = self.body.lock().as_ref().map(|b| b.clone_ref(py));
+        let closed = match body {
+            Some(body) => {
+                let body = body.bind(py);
+                // A list or tuple (the common body) has no close; asking would raise and catch
+                // an AttributeError on every request.
+                let plain = body.is_exact_instance_of::<PyList>() || body.is_exact_instance_of::<PyTuple>();
+                match if plain {
+                    None
+                } else {
+                    body.getattr_opt(intern!(py, "close"))?
+                } {
+                    Some(close) => close.call0().map(drop),
+                    None => Ok(()),
+                }
+            }
+            None => Ok(()),
+        };
+        let route = self.telemetry.get().wsgi_route(&self.request, self.environ.bind(py));
+        self.request.finish(py, route.as_deref());
+        closed
+    }
+}
+
+impl WsgiExchange {
+    fn body_failed(&self, py: Python<'_>, err: &PyErr) {
+        self.request.failed(py, err.value(py).as_any());
+    }
+}
+
+/// The native base of the Python `WSGIMiddleware`: calling it serves a request without a
+/// Python frame of its own.
+#[pyclass(subclass, frozen, name = "WsgiMiddlewareBase", module = "ferrotel._core")]
+pub struct WsgiMiddlewareBase {
+    bound: parking_lot::RwLock<Option<(Py<PyAny>, Py<PyHttpTelemetry>)>>,
+}
+
+#[pymethods]
+impl WsgiMiddlewareBase {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        Self {
+            bound: parking_lot::RwLock::new(None),
+        }
+    }
+
+    /// Serves requests through `app`, recorded by `telemetry`.
+    fn _bind(&self, app: Py<PyAny>, telemetry: Py<PyHttpTelemetry>) {
+        *self.bound.write() = Some((app, telemetry));
+    }
+
+    fn __call__<'py>(
+        &self,
+        environ: &Bound<'py, PyAny>,
+        start_response: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = environ.py();
+        let Some((app, telemetry)) = self
+            .bound
+            .read()
+            .as_ref()
+            .map(|(a, t)| (a.clone_ref(py), t.clone_ref(py)))
+        else {
+            return Err(PyTypeError::new_err("the WSGI middleware was not given an app"));
+        };
+        PyHttpTelemetry::wsgi(telemetry.bind(py), app.bind(py), environ, start_response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_templates() {
+        for (route, template) in [
+            ("/songs/<int:song_id>", "/songs/{song_id}"),
+            ("songs/<int:song_id>", "/songs/{song_id}"),
+            ("/songs/<song_id>", "/songs/{song_id}"),
+            ("/songs/{song_id:int}", "/songs/{song_id}"),
+            ("/songs/{song_id}", "/songs/{song_id}"),
+            ("/a/<path:p>/b/<re(\"x\"):q>", "/a/{p}/b/{q}"),
+            ("^songs/[0-9]{1,3}$", "/^songs/[0-9]{1,3}$"),
+            ("/odd<", "/odd<"),
+            ("/", "/"),
+            ("", "/"),
+        ] {
+            assert_eq!(route_template(route), template, "{route}");
+        }
+    }
+
+    #[test]
+    fn request_ids() {
+        assert_eq!(request_id(Some("req-1".into())), "req-1");
+        for bad in ["", "has space", "new\nline", &"x".repeat(200)] {
+            let made = request_id(Some(bad.into()));
+            assert_eq!(made.len(), 32, "{bad:?}");
+        }
+        assert_eq!(request_id(None).len(), 32);
+    }
+}
