@@ -23,6 +23,7 @@ use crate::metrics::exposition::Exemplar;
 use crate::metrics::family::Family;
 use crate::metrics::gauge::{GaugeCore, PyGauge};
 use crate::metrics::histogram::{HistogramCore, PyHistogram};
+use crate::metrics::selfmetrics;
 use crate::metrics::value::unix_now;
 use crate::traces::context;
 use crate::traces::data::{now_ns, AttrValue, Scope, SpanKind, StatusCode};
@@ -222,8 +223,14 @@ impl PyHttpTelemetry {
     }
 
     /// Starts an ASGI request: `scope` gives the method, path, scheme and headers.
-    fn start_asgi(&self, scope: &Bound<'_, PyDict>) -> PyResult<PyHttpRequest> {
+    /// None when the request cannot be recorded (a scope that is not a dict); the middleware
+    /// then serves it unrecorded rather than fail the application.
+    fn start_asgi(&self, scope: &Bound<'_, PyAny>) -> Option<PyHttpRequest> {
         let py = scope.py();
+        let Ok(scope) = scope.cast::<PyDict>() else {
+            selfmetrics::record_drop("http", "unrecordable_request");
+            return None;
+        };
         let text = |key: &Bound<'_, PyString>, default: &str| -> String {
             scope
                 .get_item(key)
@@ -240,11 +247,12 @@ impl PyHttpTelemetry {
         let path = text(intern!(py, "path"), "");
         let scheme = text(intern!(py, "scheme"), "http");
         let headers = asgi_headers(scope.get_item(intern!(py, "headers")).ok().flatten());
-        let mut request = self.recorder.start(py, method, &path, &scheme, |name| {
+        let started = self.recorder.start(py, method, &path, &scheme, |name| {
             headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })?;
+        });
+        let mut request = unrecorded(py, started)?;
         request.root_path = text(intern!(py, "root_path"), "");
-        Ok(PyHttpRequest { inner: request })
+        Some(PyHttpRequest { inner: request })
     }
 
     /// Serves one WSGI request through `app`, recording it; the body it returns ends the
@@ -273,7 +281,7 @@ impl PyHttpTelemetry {
         }
         let method = text(intern!(py, "REQUEST_METHOD")).unwrap_or_else(|| "GET".to_owned());
         let scheme = text(intern!(py, "wsgi.url_scheme")).unwrap_or_else(|| "http".to_owned());
-        let request = this.recorder.start(py, method, &path, &scheme, |name| {
+        let started = this.recorder.start(py, method, &path, &scheme, |name| {
             let key = match name {
                 "traceparent" => intern!(py, "HTTP_TRACEPARENT"),
                 "tracestate" => intern!(py, "HTTP_TRACESTATE"),
@@ -286,7 +294,10 @@ impl PyHttpTelemetry {
                 _ => return None,
             };
             text(key)
-        })?;
+        });
+        let Some(request) = unrecorded(py, started) else {
+            return app.call1((environ, start_response));
+        };
         // One object is both the app's `start_response` and the body handed to the server.
         let exchange = Bound::new(
             py,
@@ -360,6 +371,19 @@ fn framework_route(environ: &Bound<'_, PyDict>) -> Option<String> {
         return None;
     }
     rule.getattr_opt(intern!(py, "rule")).ok().flatten().and_then(as_text)
+}
+
+/// The request, or None (the failure reported as unraisable and counted) when telemetry could
+/// not start it: the application is then served unrecorded, never failed by telemetry.
+fn unrecorded(py: Python<'_>, started: PyResult<Request>) -> Option<Request> {
+    match started {
+        Ok(request) => Some(request),
+        Err(err) => {
+            err.write_unraisable(py, None);
+            selfmetrics::record_drop("http", "unrecordable_request");
+            None
+        }
+    }
 }
 
 /// The headers a request's telemetry reads, from ASGI's `[(name, value), ...]` byte pairs.

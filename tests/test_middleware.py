@@ -386,3 +386,28 @@ def test_wsgi_app_can_name_its_route_and_bad_request_ids_are_replaced(spans: InM
     assert response.headers["content-type"] == "text/plain"
     assert len(response.headers["x-request-id"]) == 32 and " " not in response.headers["x-request-id"]
     assert requests_total(registry, "/items/{item_id}", "201") == 1.0
+
+
+def test_a_scope_that_cannot_be_recorded_is_served_and_counted() -> None:
+    """Telemetry never fails the application: an ASGI scope that is not a dict is served
+    unrecorded, and the miss is counted in ferrotel's own metrics."""
+    import asyncio
+    from collections import UserDict
+
+    served = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        served.append(scope["path"])
+
+    def dropped() -> float:
+        value = ferrotel.REGISTRY.get_sample_value(
+            "ferrotel_dropped_total", {"signal": "http", "reason": "unrecordable_request"}
+        )
+        return value or 0.0
+
+    before = dropped()
+    middleware = ASGIMiddleware(app, registry=ferrotel.Registry())
+    scope = UserDict({"type": "http", "path": "/odd", "method": "GET", "headers": []})
+    asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
+    assert served == ["/odd"]
+    assert dropped() == before + 1

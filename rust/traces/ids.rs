@@ -1,8 +1,40 @@
 //! Trace and span ids: random, never zero, written as lower-case hex.
 
+use std::cell::Cell;
+
+thread_local! {
+    /// wyrand state (fastrand's generator), one per thread; 0 until first use. A const
+    /// initialiser keeps the thread-local access to one lookup per draw.
+    static STATE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// `N` random 64-bit words from one thread-local access.
+#[inline]
+fn words<const N: usize>() -> [u64; N] {
+    STATE.with(|state| {
+        let mut s = state.get();
+        if s == 0 {
+            s = fastrand::u64(..) | 1;
+        }
+        let mut out = [0u64; N];
+        for word in &mut out {
+            s = s.wrapping_add(0xa076_1d64_78bd_642f);
+            let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+            *word = ((t >> 64) as u64) ^ (t as u64);
+        }
+        state.set(s);
+        out
+    })
+}
+
+fn trace_from(high: u64, low: u64) -> u128 {
+    (u128::from(high) << 64) | u128::from(low)
+}
+
 pub fn trace_id() -> u128 {
     loop {
-        let id = fastrand::u128(..);
+        let [high, low] = words::<2>();
+        let id = trace_from(high, low);
         if id != 0 {
             return id;
         }
@@ -11,11 +43,21 @@ pub fn trace_id() -> u128 {
 
 pub fn span_id() -> u64 {
     loop {
-        let id = fastrand::u64(..);
+        let [id] = words::<1>();
         if id != 0 {
             return id;
         }
     }
+}
+
+/// A new trace id and span id together (one draw for a root span).
+pub fn trace_and_span_id() -> (u128, u64) {
+    let [high, low, span] = words::<3>();
+    let trace = trace_from(high, low);
+    if trace == 0 || span == 0 {
+        return (trace_id(), span_id());
+    }
+    (trace, span)
 }
 
 /// After `fork()` the child would otherwise repeat the parent's id sequence.
@@ -24,7 +66,9 @@ pub fn reseed_after_fork() {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    fastrand::seed(fastrand::u64(..) ^ (nanos as u64) ^ ((std::process::id() as u64) << 32));
+    let seed = fastrand::u64(..) ^ (nanos as u64) ^ ((std::process::id() as u64) << 32);
+    fastrand::seed(seed);
+    STATE.with(|state| state.set(fastrand::u64(..) | 1));
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -89,6 +133,9 @@ mod tests {
         assert_eq!(trace_hex(0xab), format!("{:032x}", 0xab));
         assert_eq!(span_hex(u64::MAX), "ffffffffffffffff");
         assert_eq!(trace_hex(u128::MAX - 1), format!("{:032x}", u128::MAX - 1));
+        let (a, b) = trace_and_span_id();
+        let (c, d) = trace_and_span_id();
+        assert!(a != 0 && b != 0 && a != c && b != d);
     }
 }
 

@@ -2,6 +2,7 @@
 //! `configure_tracing`; every tracer reads the current one when a span starts, so tracers made
 //! at import time follow later configuration.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -38,6 +39,12 @@ impl Pipeline {
 
 static CURRENT: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
 
+/// What the installed sampler decides on its own, read without a lock.
+static SHORTCUT: AtomicU8 = AtomicU8::new(ASK);
+const ASK: u8 = 0;
+const NEVER: u8 = 1;
+const ONLY_UNDER_SAMPLED_PARENT: u8 = 2;
+
 fn default_pipeline() -> Pipeline {
     Pipeline {
         resource: Arc::new(Resource {
@@ -65,6 +72,15 @@ pub fn current() -> Arc<Pipeline> {
 /// unsampled span does not even take a reference to it).
 #[inline]
 pub fn sample(parent: Option<&super::span::SpanContext>, trace_id: u128) -> (bool, Option<Arc<Pipeline>>) {
+    // Decisions the installed sampler makes without the pipeline: an unsampled span should
+    // cost next to nothing, so it does not even take the pipeline's lock.
+    match SHORTCUT.load(Ordering::Relaxed) {
+        NEVER => return (false, None),
+        ONLY_UNDER_SAMPLED_PARENT if !parent.is_some_and(|p| p.is_valid() && p.sampled()) => {
+            return (false, None);
+        }
+        _ => {}
+    }
     if let Some(pipeline) = CURRENT.read().as_ref() {
         let sampled = pipeline.sampler.should_sample(parent, trace_id);
         return (sampled, sampled.then(|| pipeline.clone()));
@@ -81,6 +97,12 @@ pub fn is_configured() -> bool {
 /// Installs `pipeline`; spans already started finish in the pipeline they started in, whose
 /// workers export what they hold and stop once the last of those spans has ended.
 pub fn install(pipeline: Pipeline) {
+    let shortcut = match &pipeline.sampler {
+        Sampler::AlwaysOff => NEVER,
+        Sampler::ParentBased(root) if **root == Sampler::AlwaysOff => ONLY_UNDER_SAMPLED_PARENT,
+        _ => ASK,
+    };
+    SHORTCUT.store(shortcut, Ordering::Relaxed);
     let previous = CURRENT.write().replace(Arc::new(pipeline));
     drop(previous);
 }

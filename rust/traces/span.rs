@@ -170,18 +170,25 @@ impl Recording {
 #[pyclass(frozen, freelist = 256, name = "Span", module = "ferrotel._core")]
 pub struct PySpan {
     pub ctx: SpanContext,
+    /// One lock for both, so a `with` block's exit takes it once.
+    state: Mutex<SpanState>,
+}
+
+struct SpanState {
     /// Boxed: the Python object stays small, so an unsampled span allocates little.
-    recording: Mutex<Option<Box<Recording>>>,
+    recording: Option<Box<Recording>>,
     /// ContextVar tokens of the `with` blocks this span is current in, innermost last.
-    tokens: Mutex<SmallVec<[Py<PyAny>; 1]>>,
+    tokens: SmallVec<[Py<PyAny>; 1]>,
 }
 
 impl PySpan {
     pub fn new(ctx: SpanContext, recording: Option<Recording>) -> Self {
         Self {
             ctx,
-            recording: Mutex::new(recording.map(Box::new)),
-            tokens: Mutex::new(SmallVec::new()),
+            state: Mutex::new(SpanState {
+                recording: recording.map(Box::new),
+                tokens: SmallVec::new(),
+            }),
         }
     }
 
@@ -191,20 +198,22 @@ impl PySpan {
     }
 
     pub fn with_recording(&self, f: impl FnOnce(&mut Recording)) {
-        if let Some(recording) = self.recording.lock().as_mut() {
+        if let Some(recording) = self.state.lock().recording.as_mut() {
             f(recording);
         }
     }
 
     pub fn end_at(&self, end_ns: u64) {
-        if let Some(r) = self.recording.lock().take() {
+        let recording = self.state.lock().recording.take();
+        if let Some(r) = recording {
             self.finish(*r, end_ns);
         }
     }
 
     /// Ends the span now; an unsampled span does not even read the clock.
     pub fn end_now(&self) {
-        if let Some(r) = self.recording.lock().take() {
+        let recording = self.state.lock().recording.take();
+        if let Some(r) = recording {
             self.finish(*r, now_ns());
         }
     }
@@ -318,7 +327,7 @@ impl PySpan {
 
     fn enter(slf: &Bound<'_, Self>) -> PyResult<()> {
         let token = context::set(slf.py(), slf.as_any())?;
-        slf.get().tokens.lock().push(token.unbind());
+        slf.get().state.lock().tokens.push(token.unbind());
         Ok(())
     }
 
@@ -326,7 +335,7 @@ impl PySpan {
         let py = slf.py();
         let this = slf.get();
         if let Some(exc) = exc.filter(|e| !e.is_none()) {
-            if this.recording.lock().is_some() {
+            if this.is_recording() {
                 let attributes = this.exception_event(py, exc, true)?;
                 this.push_event("exception".into(), now_ns(), attributes, 0);
                 let description = format!("{}: {}", exc.get_type().name()?, exc.str()?);
@@ -336,8 +345,13 @@ impl PySpan {
                 });
             }
         }
-        this.end_now();
-        let token = this.tokens.lock().pop();
+        let (recording, token) = {
+            let mut state = this.state.lock();
+            (state.recording.take(), state.tokens.pop())
+        };
+        if let Some(r) = recording {
+            this.finish(*r, now_ns());
+        }
         if let Some(token) = token {
             context::reset(py, token.bind(py));
         }
@@ -397,12 +411,12 @@ impl PySpan {
     }
 
     pub fn is_recording(&self) -> bool {
-        self.recording.lock().is_some()
+        self.state.lock().recording.is_some()
     }
 
     #[getter]
     fn name(&self) -> Option<String> {
-        self.recording.lock().as_ref().map(|r| r.name.clone())
+        self.state.lock().recording.as_ref().map(|r| r.name.clone())
     }
 
     fn set_attribute(&self, key: &str, value: &Bound<'_, PyAny>) {
@@ -438,13 +452,14 @@ impl PySpan {
         attributes: Option<&Bound<'_, PyDict>>,
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if self.recording.lock().is_none() {
+        if !self.is_recording() {
             return Ok(());
         }
         let time_ns = timestamp_ns(timestamp)?;
         let limits = self
-            .recording
+            .state
             .lock()
+            .recording
             .as_ref()
             .map(|r| r.limits().clone())
             .unwrap_or_default();
@@ -499,7 +514,7 @@ impl PySpan {
         timestamp: Option<&Bound<'_, PyAny>>,
         escaped: bool,
     ) -> PyResult<()> {
-        if self.recording.lock().is_none() {
+        if !self.is_recording() {
             return Ok(());
         }
         let mut attrs = self.exception_event(py, exception, escaped)?;

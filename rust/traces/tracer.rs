@@ -110,11 +110,14 @@ impl PyTracer {
 /// record it into when the sampler keeps it.
 #[inline]
 pub fn sample_child(parent: Option<&SpanContext>) -> (SpanContext, Option<Arc<pipeline::Pipeline>>) {
-    let trace_id = parent.map(|p| p.trace_id).unwrap_or_else(ids::trace_id);
+    let (trace_id, span_id) = match parent {
+        Some(p) => (p.trace_id, ids::span_id()),
+        None => ids::trace_and_span_id(),
+    };
     let (sampled, pipeline) = pipeline::sample(parent, trace_id);
     let ctx = SpanContext {
         trace_id,
-        span_id: ids::span_id(),
+        span_id,
         flags: sampled as u8,
         trace_state: parent.map(|p| p.trace_state.clone()).unwrap_or_default(),
         remote: false,

@@ -41,6 +41,9 @@ class ASGIMiddleware:
             await self.app(scope, receive, send)
             return
         request = self._native.start_asgi(scope)
+        if request is None:
+            await self.app(scope, receive, send)
+            return
         try:
             await self.app(scope, receive, request.wrap_send(send))
         except BaseException as exc:
