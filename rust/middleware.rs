@@ -14,6 +14,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::logs::logger::emit_record;
 use crate::logs::pipeline as log_pipeline;
@@ -103,7 +104,7 @@ pub struct Recorder {
 
 impl Recorder {
     fn template(&self, route: Option<&str>) -> Arc<str> {
-        let Some(route) = route else {
+        let Some(route) = route.filter(|r| *r != UNMATCHED) else {
             return UNMATCHED.into();
         };
         if let Some(found) = self.templates.lock().get(route) {
@@ -360,7 +361,10 @@ fn framework_route(environ: &Bound<'_, PyDict>) -> Option<String> {
             .and_then(|s| s.to_str().ok().map(str::to_owned))
     };
     if let Some(route) = environ.get_item(intern!(py, "ferrotel.route")).ok().flatten() {
-        return as_text(route);
+        // Empty: the app named no route, so the framework's (or the fallback's) is used.
+        if let Some(route) = as_text(route).filter(|r| !r.is_empty()) {
+            return Some(route);
+        }
     }
     let request = environ.get_item(intern!(py, "werkzeug.request")).ok().flatten()?;
     if request.is_none() {
@@ -371,6 +375,40 @@ fn framework_route(environ: &Bound<'_, PyDict>) -> Option<String> {
         return None;
     }
     rule.getattr_opt(intern!(py, "rule")).ok().flatten().and_then(as_text)
+}
+
+/// The parameter names in a route template: `{name}`, `{name:converter}`.
+fn template_names(template: &str) -> Vec<&str> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|part| {
+            part.split_once('}')
+                .map(|(inner, _)| inner.split(':').next().unwrap_or(inner))
+        })
+        .collect()
+}
+
+/// `mounted` (a Mount's concrete prefix) with the values of the parameters the inner route
+/// does not declare replaced by `{name}`; None when one cannot be placed (its value is not a
+/// whole path segment), so the path label is never a raw URL.
+fn mount_template(mounted: &str, inner: &str, params: Option<Bound<'_, PyAny>>) -> Option<String> {
+    let params = params.and_then(|p| p.cast_into::<PyDict>().ok());
+    let Some(params) = params.filter(|p| !p.is_empty()) else {
+        return Some(mounted.to_owned());
+    };
+    let declared = template_names(inner);
+    let mut segments: Vec<String> = mounted.split('/').map(str::to_owned).collect();
+    for (name, value) in params.iter() {
+        let name = name.str().ok()?.to_string();
+        if declared.contains(&name.as_str()) {
+            continue;
+        }
+        let value = value.str().ok()?.to_string();
+        let segment = segments.iter_mut().find(|s| **s == value)?;
+        *segment = format!("{{{name}}}");
+    }
+    Some(segments.join("/"))
 }
 
 /// The request, or None (the failure reported as unraisable and counted) when telemetry could
@@ -454,6 +492,10 @@ pub struct PyHttpRequest {
 }
 
 impl Request {
+    fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
     fn record_status(&self, status: u16) {
         self.status.store(status, Ordering::Relaxed);
     }
@@ -593,8 +635,17 @@ impl Request {
         };
         if mounted.is_empty() {
             self.finish(py, Some(path));
-        } else {
-            self.finish(py, Some(&format!("{mounted}{path}")));
+            return;
+        }
+        // A Mount with parameters leaves its concrete prefix (`/users/42`) in root_path; its
+        // parameters are put back as `{name}`, or the request is unmatched, never the raw URL.
+        match mount_template(
+            &mounted,
+            path,
+            scope.get_item(intern!(py, "path_params")).ok().flatten(),
+        ) {
+            Some(prefix) => self.finish(py, Some(&format!("{prefix}{path}"))),
+            None => self.finish(py, None),
         }
     }
 }
@@ -773,27 +824,54 @@ impl WsgiExchange {
     }
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let body = self.body.lock().as_ref().map(|b| b.clone_ref(py));
+        // Taken, not borrowed: a body that holds its `start_response` (this object) would
+        // otherwise keep itself alive in a cycle.
+        let body = self.body.lock().take();
+        drop(self.iter.lock().take());
         let closed = match body {
             Some(body) => {
                 let body = body.bind(py);
                 // A list or tuple (the common body) has no close; asking would raise and catch
                 // an AttributeError on every request.
                 let plain = body.is_exact_instance_of::<PyList>() || body.is_exact_instance_of::<PyTuple>();
-                match if plain {
-                    None
+                let close = if plain {
+                    Ok(None)
                 } else {
-                    body.getattr_opt(intern!(py, "close"))?
-                } {
-                    Some(close) => close.call0().map(drop),
-                    None => Ok(()),
-                }
+                    body.getattr_opt(intern!(py, "close"))
+                };
+                close.and_then(|close| close.map_or(Ok(()), |close| close.call0().map(drop)))
             }
             None => Ok(()),
         };
-        let route = self.telemetry.get().wsgi_route(&self.request, self.environ.bind(py));
-        self.request.finish(py, route.as_deref());
+        if !self.request.is_finished() {
+            let route = self.telemetry.get().wsgi_route(&self.request, self.environ.bind(py));
+            self.request.finish(py, route.as_deref());
+        }
         closed
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.start_response)?;
+        visit.call(&self.environ)?;
+        visit.call(&self.telemetry)?;
+        visit.call(&self.request.span)?;
+        // A lock held elsewhere (never across a Python call) only makes the collector keep
+        // these alive a while longer.
+        if let Some(body) = self.body.try_lock() {
+            visit.call(body.as_ref())?;
+        }
+        if let Some(iter) = self.iter.try_lock() {
+            visit.call(iter.as_ref())?;
+        }
+        if let Some(token) = self.request.token.try_lock() {
+            visit.call(token.as_ref())?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        drop(self.body.lock().take());
+        drop(self.iter.lock().take());
     }
 }
 
@@ -863,6 +941,12 @@ mod tests {
         ] {
             assert_eq!(route_template(route), template, "{route}");
         }
+    }
+
+    #[test]
+    fn template_parameter_names() {
+        assert_eq!(template_names("/songs/{song_id}/x/{n:int}"), ["song_id", "n"]);
+        assert!(template_names("/plain").is_empty());
     }
 
     #[test]

@@ -4,6 +4,7 @@ caller's trace, response headers, streaming and failing handlers."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import sys
 import types
@@ -16,6 +17,7 @@ import pytest
 from ferrotel.middleware import ASGIMiddleware, WSGIMiddleware
 from ferrotel.tracing import InMemorySpanExporter, configure
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from starlette.middleware import Middleware
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -411,3 +413,167 @@ def test_a_scope_that_cannot_be_recorded_is_served_and_counted() -> None:
     asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
     assert served == ["/odd"]
     assert dropped() == before + 1
+
+
+def test_starlette_mount_with_parameters_keeps_the_template(spans: InMemorySpanExporter) -> None:
+    """A Mount's parameters are part of the template: one series for every user, never one per
+    user (Starlette leaves the Mount's concrete prefix in root_path)."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+
+    async def profile(request: Any) -> Any:
+        return PlainTextResponse(f"user {request.path_params['uid']}")
+
+    async def song(request: Any) -> Any:
+        return PlainTextResponse("song")
+
+    registry = ferrotel.Registry()
+    mounted = Mount("/users/{uid}", routes=[Route("/profile", profile), Route("/songs/{song_id}", song)])
+    app = Starlette(routes=[mounted], middleware=[Middleware(ASGIMiddleware, registry=registry)])
+    get = asgi_client(app)
+    assert get("/users/42/profile").body == b"user 42"
+    assert get("/users/7/profile").status == 200
+    assert get("/users/7/songs/9").status == 200
+    assert requests_total(registry, "/users/{uid}/profile", "200") == 2.0
+    assert requests_total(registry, "/users/{uid}/songs/{song_id}", "200") == 1.0
+    paths = {
+        s.labels["path"]
+        for m in registry.collect()
+        if m.name == "http_requests"
+        for s in m.samples
+        if "path" in s.labels
+    }
+    assert paths == {"/users/{uid}/profile", "/users/{uid}/songs/{song_id}"}
+
+
+# --- WSGI protocol corners, on a plain WSGI app ------------------------------------------------
+
+
+def serve_wsgi(app: Any, path: str = "/x") -> tuple[list[Any], list[bytes], Any]:
+    """Serves one request as a WSGI server does: start_response calls seen, the chunks, and
+    the body object (closed)."""
+    import io
+
+    calls: list[Any] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        calls.append((status, dict(headers), exc_info))
+        return written.append
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": io.StringIO(),
+    }
+    body = app(environ, start_response)
+    try:
+        chunks = list(body)
+    finally:
+        body.close()
+    return calls, written + chunks, body
+
+
+def test_wsgi_generator_app_that_starts_the_response_lazily(spans: InMemorySpanExporter) -> None:
+    closed: list[bool] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def body() -> Any:
+            environ["ferrotel.route"] = "/lazy"
+            write = start_response("202 Accepted", [("content-type", "text/plain")])
+            write(b"written ")
+            try:
+                yield b"yielded"
+            finally:
+                closed.append(True)
+
+        return body()
+
+    registry = ferrotel.Registry()
+    calls, chunks, _ = serve_wsgi(WSGIMiddleware(app, registry=registry))
+    assert [c[0] for c in calls] == ["202 Accepted"]
+    assert len(calls[0][1]["x-trace-id"]) == 32
+    assert chunks == [b"written ", b"yielded"]
+    assert closed == [True]
+    assert requests_total(registry, "/lazy", "202") == 1.0
+    assert registry.get_sample_value("http_requests_in_flight") == 0.0
+
+
+def test_wsgi_exc_info_restart_and_body_close_called_once(spans: InMemorySpanExporter) -> None:
+    closes: list[int] = []
+
+    class Body:
+        def __iter__(self) -> Any:
+            return iter([b"sorry"])
+
+        def close(self) -> None:
+            closes.append(1)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        try:
+            raise ValueError("late failure")
+        except ValueError:
+            start_response("200 OK", [])
+            start_response("503 Service Unavailable", [], sys.exc_info())
+        return Body()
+
+    registry = ferrotel.Registry()
+    calls, chunks, body = serve_wsgi(WSGIMiddleware(app, registry=registry))
+    assert [c[0] for c in calls] == ["200 OK", "503 Service Unavailable"]
+    assert calls[1][2][0] is ValueError  # exc_info passed through to the server
+    assert chunks == [b"sorry"]
+    body.close()  # a second close: the body is closed and the request counted once
+    assert closes == [1]
+    assert requests_total(registry, "unmatched", "503") == 1.0
+    (span,) = [s for s in spans.get_finished_spans() if s["kind"] == "SERVER"]
+    assert span["status"] == "ERROR"
+
+
+def test_wsgi_app_raising_before_start_response(spans: InMemorySpanExporter) -> None:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        raise KeyError("no such thing")
+
+    registry = ferrotel.Registry()
+    with pytest.raises(KeyError):
+        serve_wsgi(WSGIMiddleware(app, registry=registry))
+    assert requests_total(registry, "unmatched", "500") == 1.0
+    assert registry.get_sample_value("http_requests_in_flight") == 0.0
+    assert ferrotel.current_span() is None
+    (span,) = [s for s in spans.get_finished_spans() if s["kind"] == "SERVER"]
+    assert any(e["name"] == "exception" for e in span["events"])
+
+
+def test_wsgi_request_objects_are_freed_even_when_the_body_holds_start_response(
+    spans: InMemorySpanExporter,
+) -> None:
+    """A body that keeps its start_response (PEP 3333's class-based app) makes a cycle with the
+    middleware's exchange object; nothing may outlive the request."""
+    import gc
+    import weakref
+
+    refs: list[Any] = []
+
+    class App:
+        def __init__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> None:
+            self.start = start_response
+            refs.append(weakref.ref(self))
+
+        def __iter__(self) -> Any:
+            self.start("200 OK", [])
+            yield b"ok"
+
+    middleware = WSGIMiddleware(App, registry=ferrotel.Registry())
+    serve_wsgi(middleware)
+
+    def never_closed() -> None:
+        body = middleware({"REQUEST_METHOD": "GET", "PATH_INFO": "/y"}, lambda *a: None)
+        list(body)
+
+    # A server that never closes the body leaves the request's span current: in a context of
+    # its own, so the rest of the tests keep theirs.
+    contextvars.copy_context().run(never_closed)
+    gc.collect()
+    assert [r() for r in refs] == [None, None]

@@ -102,7 +102,12 @@ pub fn install(pipeline: Pipeline) {
         Sampler::ParentBased(root) if **root == Sampler::AlwaysOff => ONLY_UNDER_SAMPLED_PARENT,
         _ => ASK,
     };
-    SHORTCUT.store(shortcut, Ordering::Relaxed);
-    let previous = CURRENT.write().replace(Arc::new(pipeline));
+    let previous = {
+        let mut current = CURRENT.write();
+        // Under the lock, so two installs at once cannot pair one's sampler with the other's
+        // shortcut.
+        SHORTCUT.store(shortcut, Ordering::Relaxed);
+        current.replace(Arc::new(pipeline))
+    };
     drop(previous);
 }
