@@ -80,7 +80,7 @@ mod _core {
     use crate::traces::span::{PySpan, PySpanContext, Ready};
     #[pymodule_export]
     use crate::traces::tracer::{
-        _current_span_var, _reset_current_span, _set_current_span, current_span, non_recording_span, PyTracer,
+        _current_span_var, _reset_current_span, _set_current_span, current_span, non_recording_span, PyTraced, PyTracer,
     };
 
     #[pymodule_init]

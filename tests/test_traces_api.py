@@ -137,6 +137,50 @@ def test_traced_function_forms(memory_exporter, tracer):
     assert spans["named"]["scope"] == "tests"
 
 
+class Ledger:
+    """Module level, so its traced method pickles by reference."""
+
+    rate = 2
+
+    @traced(name="ledger.total")
+    def total(self, amount: int) -> int:
+        return amount * self.rate
+
+    @staticmethod
+    @traced(name="ledger.static")
+    def static(x: int) -> int:
+        return x + 1
+
+
+@traced
+def module_level(x: int) -> int:
+    return x
+
+
+def test_traced_methods_bind_and_functions_keep_their_identity(memory_exporter):
+    import inspect
+    import pickle
+
+    ledger = Ledger()
+    assert ledger.total(5) == 10
+    assert Ledger.total(ledger, 1) == 2
+    assert Ledger.static(1) == 2
+    assert [s["name"] for s in memory_exporter.get_finished_spans()] == [
+        "ledger.total",
+        "ledger.total",
+        "ledger.static",
+    ]
+    assert list(inspect.signature(Ledger.total).parameters) == ["self", "amount"]
+    assert list(inspect.signature(ledger.total).parameters) == ["amount"]
+    assert module_level.__wrapped__(3) == 3 and module_level.__module__ == __name__
+    assert pickle.loads(pickle.dumps(module_level)) is module_level
+    assert "module_level" in repr(module_level)
+    assert callable(ledger.total) and ledger.total.__self__ is ledger
+    with pytest.raises(TypeError):
+        module_level()  # the function's own TypeError, raised through the span
+    assert memory_exporter.get_finished_spans()[-1]["status"] == "ERROR"
+
+
 def test_traced_function_exception(memory_exporter):
     @traced(name="refund")
     def refund(amount: int) -> None:

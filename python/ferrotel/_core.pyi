@@ -339,6 +339,21 @@ class WsgiMiddlewareBase:
     def _bind(self, app: Callable[..., Any], telemetry: HttpTelemetry) -> None: ...
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]: ...
 
+class TracedFunction:
+    """What ``@traced`` makes of a plain function."""
+
+    __wrapped__: Callable[..., Any]
+    def __init__(
+        self,
+        tracer: Tracer,
+        name: str,
+        func: Callable[..., Any],
+        attributes: dict[str, Any] | None = None,
+        kind: Any = None,
+    ) -> None: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def __get__(self, obj: Any, owner: Any = None) -> Any: ...
+
 class OTLPSpanExporter:
     endpoint: str
     gzip: bool

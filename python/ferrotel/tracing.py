@@ -31,6 +31,7 @@ from ._core import (
     OTLPSpanExporter,
     Span,
     SpanContext,
+    TracedFunction,
     Tracer,
     ZipkinExporter,
     _reset_current_span,
@@ -379,19 +380,8 @@ def traced(
                 return await func(*args, **kwargs)
 
         return async_wrapper
-    span = use.span
-    if attrs is None and kind is None:
-
-        @functools.wraps(func)
-        def plain_wrapper(*args: Any, **kwargs: Any) -> Any:
-            with span(span_name):
-                return func(*args, **kwargs)
-
-        return plain_wrapper
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with span(span_name, attrs, kind):
-            return func(*args, **kwargs)
-
+    # A plain function: the wrapper is native (no Python frame or with block of its own), and
+    # carries the function's name, docstring and __wrapped__ as functools.wraps would.
+    wrapper = TracedFunction(use, span_name, func, attrs, kind)
+    functools.update_wrapper(wrapper, func)
     return wrapper

@@ -325,13 +325,13 @@ impl PySpan {
         });
     }
 
-    fn enter(slf: &Bound<'_, Self>) -> PyResult<()> {
+    pub fn enter(slf: &Bound<'_, Self>) -> PyResult<()> {
         let token = context::set(slf.py(), slf.as_any())?;
         slf.get().state.lock().tokens.push(token.unbind());
         Ok(())
     }
 
-    fn exit(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    pub fn exit(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
         if let Some(exc) = exc.filter(|e| !e.is_none()) {

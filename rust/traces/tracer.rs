@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 use super::attributes;
 use super::context;
@@ -64,6 +64,20 @@ impl PyTracer {
     ) -> PyResult<PySpan> {
         let kind = parse_kind(kind)?;
         let parent = parent_context(py, parent)?;
+        self.start_parsed(py, name, attributes, kind, parent, links, start_time)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_parsed(
+        &self,
+        _py: Python<'_>,
+        name: &Bound<'_, PyString>,
+        attributes: Option<&Bound<'_, PyDict>>,
+        kind: SpanKind,
+        parent: Option<SpanContext>,
+        links: Option<&Bound<'_, PyAny>>,
+        start_time: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PySpan> {
         let (ctx, pipeline) = sample_child(parent.as_ref());
         let Some(pipeline) = pipeline else {
             return Ok(PySpan::non_recording(ctx));
@@ -209,6 +223,101 @@ impl PyTracer {
 
     fn __repr__(&self) -> String {
         format!("<Tracer {:?}>", self.scope.name)
+    }
+}
+
+extern "C" {
+    /// CPython's bound-method constructor (`types.MethodType`), public C API that pyo3-ffi
+    /// does not declare.
+    fn PyMethod_New(func: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::PyObject;
+}
+
+/// What `@traced` makes of a plain function: a callable that runs it inside a span (current
+/// while it runs; an exception recorded, the status set to ERROR, and re-raised), with no
+/// Python frame or `with` block of its own. The Python layer copies the function's name,
+/// docstring and `__wrapped__` onto it (`functools.update_wrapper`); it binds as a method does.
+#[pyclass(frozen, dict, weakref, name = "TracedFunction", module = "ferrotel._core")]
+pub struct PyTraced {
+    tracer: Py<PyTracer>,
+    name: Py<PyString>,
+    attributes: Option<Py<PyDict>>,
+    kind: SpanKind,
+    func: Py<PyAny>,
+}
+
+#[pymethods]
+impl PyTraced {
+    #[new]
+    #[pyo3(signature = (tracer, name, func, attributes=None, kind=None))]
+    fn new(
+        tracer: Py<PyTracer>,
+        name: Py<PyString>,
+        func: Py<PyAny>,
+        attributes: Option<Py<PyDict>>,
+        kind: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            tracer,
+            name,
+            attributes,
+            kind: parse_kind(kind)?,
+            func,
+        })
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let parent = parent_context(py, None)?;
+        let attributes = self.attributes.as_ref().map(|a| a.bind(py));
+        let span = self
+            .tracer
+            .get()
+            .start_parsed(py, self.name.bind(py), attributes, self.kind, parent, None, None)?;
+        let span = Bound::new(py, span)?;
+        PySpan::enter(&span)?;
+        let result = self.func.bind(py).call(args, kwargs);
+        let exc = result.as_ref().err().map(|err| {
+            let value = err.value(py).clone();
+            // Before 3.12 the traceback travels beside the exception until it is raised again.
+            if let Some(tb) = err.traceback(py) {
+                let _ = value.setattr(pyo3::intern!(py, "__traceback__"), tb);
+            }
+            value.into_any()
+        });
+        PySpan::exit(&span, exc.as_ref())?;
+        result
+    }
+
+    /// Bound to an instance as a function is, so `@traced` works on methods.
+    fn __get__<'py>(
+        slf: &Bound<'py, Self>,
+        obj: Option<&Bound<'py, PyAny>>,
+        _owner: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match obj.filter(|o| !o.is_none()) {
+            // SAFETY: both are live objects; PyMethod_New returns a new reference or NULL with
+            // an exception set.
+            Some(obj) => unsafe { Bound::from_owned_ptr_or_err(slf.py(), PyMethod_New(slf.as_ptr(), obj.as_ptr())) },
+            None => Ok(slf.clone().into_any()),
+        }
+    }
+
+    /// Pickled by reference, as the function it stands for is.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.getattr("__qualname__")
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        let name = slf
+            .getattr("__qualname__")
+            .and_then(|n| n.str().map(|s| s.to_string()))
+            .unwrap_or_default();
+        format!("<traced function {name}>")
     }
 }
 
