@@ -138,6 +138,8 @@ impl Recorder {
                 self.scope.clone(),
                 pipeline,
             );
+            // Room for the two set when the request ends.
+            r.attributes.reserve_exact(5);
             r.attributes.extend([
                 ("http.request.method".to_owned(), AttrValue::Str(method.clone())),
                 ("url.path".to_owned(), AttrValue::Str(path.to_owned())),

@@ -109,6 +109,9 @@ pub fn set(attributes: &mut Attributes, key: String, value: AttrValue, max: usiz
 /// Reads a dict of attributes; returns how many were dropped (invalid type or over the limit).
 pub fn read_dict(dict: &Bound<'_, PyDict>, attributes: &mut Attributes, max: usize, limits: &SpanLimits) -> u32 {
     let mut dropped = 0;
+    // A dict's keys are distinct: into an empty list they go without looking for an earlier one.
+    let fresh = attributes.is_empty();
+    attributes.reserve(dict.len().min(max));
     for (key, value) in dict.iter() {
         let key = match key.cast::<PyString>().map(|k| k.to_str()) {
             Ok(Ok(k)) => k.to_owned(),
@@ -119,6 +122,7 @@ pub fn read_dict(dict: &Bound<'_, PyDict>, attributes: &mut Attributes, max: usi
             }
         };
         match attr_value(&value, limits.max_value_length) {
+            Some(value) if fresh && attributes.len() < max => attributes.push((key, value)),
             Some(value) => {
                 if !set(attributes, key, value, max) {
                     selfmetrics::record_drop("traces", "attribute_limit");

@@ -28,11 +28,16 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn on_end(&self, span: Arc<SpanData>) {
-        for worker in &self.workers {
-            worker.send(span.clone());
-        }
         for store in &self.stores {
             store.spans.lock().push(span.clone());
+        }
+        // The last worker gets the span itself, not a clone: the application's thread then
+        // never holds the last reference, and the span is freed where it is exported.
+        if let Some((last, others)) = self.workers.split_last() {
+            for worker in others {
+                worker.send(span.clone());
+            }
+            last.send(span);
         }
     }
 }
