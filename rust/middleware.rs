@@ -20,12 +20,10 @@ use crate::logs::logger::emit_record;
 use crate::logs::pipeline as log_pipeline;
 use crate::logs::record::{Level, Value};
 use crate::metrics::counter::{CounterCore, PyCounter};
-use crate::metrics::exposition::Exemplar;
 use crate::metrics::family::Family;
 use crate::metrics::gauge::{GaugeCore, PyGauge};
 use crate::metrics::histogram::{HistogramCore, PyHistogram};
 use crate::metrics::selfmetrics;
-use crate::metrics::value::unix_now;
 use crate::traces::context;
 use crate::traces::data::{now_ns, AttrValue, Scope, SpanKind, StatusCode};
 use crate::traces::ids;
@@ -141,9 +139,9 @@ impl Recorder {
             // Room for the two set when the request ends.
             r.attributes.reserve_exact(5);
             r.attributes.extend([
-                ("http.request.method".to_owned(), AttrValue::Str(method.clone())),
-                ("url.path".to_owned(), AttrValue::Str(path.to_owned())),
-                ("url.scheme".to_owned(), AttrValue::Str(scheme.to_owned())),
+                ("http.request.method".into(), AttrValue::Str(method.clone())),
+                ("url.path".into(), AttrValue::Str(path.to_owned())),
+                ("url.scheme".into(), AttrValue::Str(scheme.to_owned())),
             ]);
             r
         });
@@ -528,6 +526,8 @@ impl Request {
             return;
         }
         let duration = self.started.elapsed().as_secs_f64();
+        // One wall-clock reading for the span's end, the exemplar and the log line.
+        let end_ns = now_ns();
         let recorder = &self.recorder;
         let status = self.status.load(Ordering::Relaxed);
         let template = recorder.template(route);
@@ -542,14 +542,9 @@ impl Request {
         let bucket = recorder.latency.observe(duration);
         let recording = span.is_recording();
         if recording {
-            recorder.latency.set_exemplar(
-                bucket,
-                Exemplar {
-                    labels: vec![("trace_id".to_owned(), self.trace_id.clone())],
-                    value: duration,
-                    timestamp: Some(unix_now()),
-                },
-            );
+            recorder
+                .latency
+                .set_trace_exemplar(bucket, &self.trace_id, duration, end_ns as f64 / 1e9);
         }
         recorder.in_flight.add(-1.0);
         if recording {
@@ -560,8 +555,8 @@ impl Request {
                 name.push_str(&template);
                 r.name = name;
                 r.attributes.extend([
-                    ("http.route".to_owned(), AttrValue::Str(String::from(&*template))),
-                    ("http.response.status_code".to_owned(), AttrValue::Int(status.into())),
+                    ("http.route".into(), AttrValue::Str(String::from(&*template))),
+                    ("http.response.status_code".into(), AttrValue::Int(status.into())),
                 ]);
                 if status >= 500 && r.status != StatusCode::Error {
                     r.status = StatusCode::Error;
@@ -573,19 +568,20 @@ impl Request {
             emit_record(
                 py,
                 logger,
+                end_ns,
                 Level::INFO,
                 "request".to_owned(),
                 vec![
-                    ("method".to_owned(), Value::Str(self.method.clone())),
-                    ("path".to_owned(), Value::Str(String::from(&*template))),
-                    ("status".to_owned(), Value::Int(status.into())),
-                    ("duration_ms".to_owned(), Value::Float(duration * 1000.0)),
-                    ("request_id".to_owned(), Value::Str(self.request_id.clone())),
+                    ("method".into(), Value::Str(self.method.clone())),
+                    ("path".into(), Value::Str(String::from(&*template))),
+                    ("status".into(), Value::Int(status.into())),
+                    ("duration_ms".into(), Value::Float(duration * 1000.0)),
+                    ("request_id".into(), Value::Str(self.request_id.clone())),
                 ],
                 ctx.is_valid().then_some((ctx.trace_id, ctx.span_id)),
             );
         }
-        span.end_now();
+        span.end_at(end_ns);
         if let Some(token) = self.token.lock().take() {
             context::reset(py, token.bind(py));
         }

@@ -41,7 +41,7 @@ pub fn key_values(attributes: &Attributes) -> Vec<KeyValue> {
     attributes
         .iter()
         .map(|(k, v)| KeyValue {
-            key: k.clone(),
+            key: k.to_string(),
             value: Some(any_value(v)),
             ..Default::default()
         })

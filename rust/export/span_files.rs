@@ -14,7 +14,7 @@ use crate::traces::data::{Attributes, SpanData};
 use crate::traces::ids::{span_hex, trace_hex};
 
 fn attrs_json(attributes: &Attributes) -> Value {
-    Value::Object(attributes.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+    Value::Object(attributes.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect())
 }
 
 pub fn span_json(s: &SpanData) -> Value {

@@ -24,7 +24,7 @@ fn tag_value(value: &AttrValue) -> String {
 pub fn zipkin_span(s: &SpanData) -> Value {
     let mut tags = Map::new();
     for (k, v) in &s.attributes {
-        tags.insert(k.clone(), Value::String(tag_value(v)));
+        tags.insert(k.to_string(), Value::String(tag_value(v)));
     }
     tags.insert("otel.scope.name".into(), json!(s.scope.name));
     if !s.scope.version.is_empty() {
@@ -59,7 +59,8 @@ pub fn zipkin_span(s: &SpanData) -> Value {
             let value = if e.attributes.is_empty() {
                 e.name.clone()
             } else {
-                let attrs: Map<String, Value> = e.attributes.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+                let attrs: Map<String, Value> =
+                    e.attributes.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect();
                 json!({ e.name.clone(): attrs }).to_string()
             };
             json!({ "timestamp": e.time_ns / 1_000, "value": value })

@@ -81,11 +81,11 @@ fn build(record: &Bound<'_, PyAny>, level: Level, attrs: &Bound<'_, PyDict>) -> 
             "lineno" => line = value.cast::<PyInt>().ok().and_then(|n| n.extract::<u32>().ok()),
             "funcName" => function = string(&value),
             _ if is_standard(key) => {}
-            _ => fields.push((key.to_owned(), record::value(&value))),
+            _ => fields.push((key.to_owned().into(), record::value(&value))),
         }
     }
     if let Some(stack) = stack_info {
-        fields.push(("stack_info".to_owned(), record::Value::Str(stack)));
+        fields.push(("stack_info".into(), record::Value::Str(stack)));
     }
     let error = exc_info
         .and_then(|info| info.cast_into::<PyTuple>().ok())

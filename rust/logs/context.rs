@@ -91,7 +91,7 @@ impl LogContext {
     }
 
     fn __repr__(&self) -> String {
-        let keys: Vec<&str> = self.fields.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = self.fields.iter().map(|(k, _)| k.as_ref()).collect();
         format!("log_context({})", keys.join(", "))
     }
 }

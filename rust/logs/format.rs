@@ -299,8 +299,8 @@ impl JsonFormat {
         }
         for field in record.context() {
             out.push(b',');
-            if RESERVED.contains(&field.0.as_str()) {
-                let renamed = (format!("context.{}", field.0), field.1.clone());
+            if RESERVED.contains(&field.0.as_ref()) {
+                let renamed = (format!("context.{}", field.0).into(), field.1.clone());
                 write_json_field(out, &renamed, &self.redactor);
             } else {
                 write_json_field(out, field, &self.redactor);

@@ -29,13 +29,14 @@ fn message_text(message: &Bound<'_, PyAny>) -> String {
 pub fn emit_record(
     py: Python<'_>,
     logger: &Arc<str>,
+    time_ns: u64,
     level: Level,
     message: String,
     fields: Vec<Field>,
     span: Option<(u128, u64)>,
 ) {
     let record = LogRecord {
-        time_ns: record::now_ns(),
+        time_ns,
         level,
         logger: logger.clone(),
         message,
@@ -158,7 +159,7 @@ impl PyLogger {
         let fields = match entry.get_item("context").ok().flatten() {
             Some(context) => match context.cast::<PyDict>() {
                 Ok(context) => record::fields(context),
-                Err(_) => vec![("context".to_string(), record::value(&context))],
+                Err(_) => vec![("context".into(), record::value(&context))],
             },
             None => Vec::new(),
         };
@@ -184,7 +185,7 @@ impl PyLogger {
             .bound
             .iter()
             .flat_map(|f| f.iter())
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| k.as_ref())
             .collect();
         format!("<Logger {:?} bound=[{}]>", &*self.name, keys.join(", "))
     }

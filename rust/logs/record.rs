@@ -76,7 +76,10 @@ pub enum Value {
     Map(Vec<Field>),
 }
 
-pub type Field = (String, Value);
+/// A field name: static for ferrotel's own fields, owned for the application's.
+pub type Key = std::borrow::Cow<'static, str>;
+
+pub type Field = (Key, Value);
 
 /// Fields shared by many records: a bound logger's and a `log_context` block's.
 pub type SharedFields = Arc<[Field]>;
@@ -190,7 +193,11 @@ fn value_at(obj: &Bound<'_, PyAny>, depth: u32) -> Value {
     }
     if depth < MAX_DEPTH {
         if let Ok(dict) = obj.cast::<PyDict>() {
-            return Value::Map(dict.iter().map(|(k, v)| (key(&k), value_at(&v, depth + 1))).collect());
+            return Value::Map(
+                dict.iter()
+                    .map(|(k, v)| (key(&k).into(), value_at(&v, depth + 1)))
+                    .collect(),
+            );
         }
         if let Ok(list) = obj.cast::<PyList>() {
             return Value::List(list.iter().map(|v| value_at(&v, depth + 1)).collect());
@@ -214,7 +221,7 @@ pub fn key(obj: &Bound<'_, PyAny>) -> String {
 
 /// Context fields from a dict (keyword arguments, `extra`, the guide's `context`).
 pub fn fields(dict: &Bound<'_, PyDict>) -> Vec<Field> {
-    dict.iter().map(|(k, v)| (key(&k), value(&v))).collect()
+    dict.iter().map(|(k, v)| (key(&k).into(), value(&v))).collect()
 }
 
 /// `error.type`, `error.message` and `error.stack_trace` of an exception. Never raises.
@@ -257,7 +264,7 @@ mod tests {
     use super::*;
 
     fn f(key: &str, n: i64) -> Field {
-        (key.to_string(), Value::Int(n))
+        (key.to_string().into(), Value::Int(n))
     }
 
     #[test]

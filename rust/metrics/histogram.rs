@@ -83,10 +83,28 @@ impl HistogramCore {
         self.bounds.partition_point(|b| *b < value)
     }
 
-    /// Keeps `exemplar` for the bucket `observe` returned.
-    pub fn set_exemplar(&self, bucket: usize, exemplar: Exemplar) {
-        if let Some(slot) = self.exemplars.get(bucket) {
-            *slot.lock() = Some(exemplar);
+    /// Keeps a `{trace_id="..."}` exemplar for the bucket `observe` returned, rewriting the one
+    /// already there in place (no allocation once a bucket has had one).
+    pub fn set_trace_exemplar(&self, bucket: usize, trace_id: &str, value: f64, timestamp: f64) {
+        let Some(slot) = self.exemplars.get(bucket) else {
+            return;
+        };
+        let mut slot = slot.lock();
+        match slot.as_mut() {
+            Some(existing) if existing.labels.len() == 1 && existing.labels[0].0 == "trace_id" => {
+                let id = &mut existing.labels[0].1;
+                id.clear();
+                id.push_str(trace_id);
+                existing.value = value;
+                existing.timestamp = Some(timestamp);
+            }
+            _ => {
+                *slot = Some(Exemplar {
+                    labels: vec![("trace_id".to_owned(), trace_id.to_owned())],
+                    value,
+                    timestamp: Some(timestamp),
+                });
+            }
         }
     }
 

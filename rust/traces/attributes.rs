@@ -95,6 +95,7 @@ pub fn attr_value(value: &Bound<'_, PyAny>, limit: Option<usize>) -> Option<Attr
 
 /// Sets `key` in `attributes` within `max` entries; returns false when the value was dropped.
 pub fn set(attributes: &mut Attributes, key: String, value: AttrValue, max: usize) -> bool {
+    let key: super::data::AttrKey = key.into();
     if let Some(slot) = attributes.iter_mut().find(|(k, _)| *k == key) {
         slot.1 = value;
         return true;
@@ -122,7 +123,7 @@ pub fn read_dict(dict: &Bound<'_, PyDict>, attributes: &mut Attributes, max: usi
             }
         };
         match attr_value(&value, limits.max_value_length) {
-            Some(value) if fresh && attributes.len() < max => attributes.push((key, value)),
+            Some(value) if fresh && attributes.len() < max => attributes.push((key.into(), value)),
             Some(value) => {
                 if !set(attributes, key, value, max) {
                     selfmetrics::record_drop("traces", "attribute_limit");

@@ -14,7 +14,10 @@ pub enum AttrValue {
     DoubleArray(Vec<f64>),
 }
 
-pub type Attributes = Vec<(String, AttrValue)>;
+/// Attribute names: static for ferrotel's own (the middleware's), owned for the application's.
+pub type AttrKey = std::borrow::Cow<'static, str>;
+
+pub type Attributes = Vec<(AttrKey, AttrValue)>;
 
 impl AttrValue {
     /// The value as JSON, for the JSON exporters.
