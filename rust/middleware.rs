@@ -120,16 +120,17 @@ impl Recorder {
         self: &Arc<Self>,
         py: Python<'_>,
         method: String,
-        path: &str,
-        scheme: &str,
+        path: String,
+        scheme: String,
         header: impl Fn(&str) -> Option<String>,
     ) -> PyResult<Request> {
         let parent = extract_with(&header);
         let request_id = request_id(header("x-request-id"));
         let (ctx, pipeline) = sample_child(parent.as_ref());
         let recording = pipeline.map(|pipeline| {
+            // Named when the request ends, once the route is known.
             let mut r = Recording::new(
-                method.clone(),
+                String::new(),
                 SpanKind::Server,
                 parent.as_ref(),
                 now_ns(),
@@ -140,8 +141,8 @@ impl Recorder {
             r.attributes.reserve_exact(5);
             r.attributes.extend([
                 ("http.request.method".into(), AttrValue::Str(method.clone())),
-                ("url.path".into(), AttrValue::Str(path.to_owned())),
-                ("url.scheme".into(), AttrValue::Str(scheme.to_owned())),
+                ("url.path".into(), AttrValue::Str(path)),
+                ("url.scheme".into(), AttrValue::Str(scheme)),
             ]);
             r
         });
@@ -248,7 +249,7 @@ impl PyHttpTelemetry {
         let path = text(intern!(py, "path"), "");
         let scheme = text(intern!(py, "scheme"), "http");
         let headers = asgi_headers(scope.get_item(intern!(py, "headers")).ok().flatten());
-        let started = self.recorder.start(py, method, &path, &scheme, |name| {
+        let started = self.recorder.start(py, method, path, scheme, |name| {
             headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         });
         let mut request = unrecorded(py, started)?;
@@ -282,7 +283,7 @@ impl PyHttpTelemetry {
         }
         let method = text(intern!(py, "REQUEST_METHOD")).unwrap_or_else(|| "GET".to_owned());
         let scheme = text(intern!(py, "wsgi.url_scheme")).unwrap_or_else(|| "http".to_owned());
-        let started = this.recorder.start(py, method, &path, &scheme, |name| {
+        let started = this.recorder.start(py, method, path, scheme, |name| {
             let key = match name {
                 "traceparent" => intern!(py, "HTTP_TRACEPARENT"),
                 "tracestate" => intern!(py, "HTTP_TRACESTATE"),

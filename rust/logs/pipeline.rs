@@ -40,8 +40,13 @@ pub fn dispatch(py: Python<'_>, record: LogRecord) {
     let record = Arc::new(record);
     for _ in 0..2 {
         if let Some(sinks) = SINKS.read().as_ref() {
-            for sink in sinks {
-                sink.send(record.clone());
+            // The last sink gets the record itself: the application's thread never holds the
+            // last reference, so the record is freed by the writer.
+            if let Some((last, others)) = sinks.split_last() {
+                for sink in others {
+                    sink.send(record.clone());
+                }
+                last.send(record);
             }
             return;
         }

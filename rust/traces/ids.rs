@@ -80,7 +80,11 @@ fn hex<const N: usize>(id: u128) -> String {
     for (i, digit) in digits.iter_mut().rev().enumerate() {
         *digit = HEX[((id >> (4 * i)) & 0xf) as usize];
     }
-    String::from_utf8(digits.to_vec()).expect("hex digits are ASCII")
+    let mut text = String::with_capacity(N);
+    for &digit in &digits {
+        text.push(char::from(digit));
+    }
+    text
 }
 
 pub fn trace_hex(id: u128) -> String {
