@@ -14,7 +14,6 @@ from .._core import REGISTRY, Gauge, HttpRequest, HttpTelemetry, Registry
 from ..metrics import MetricsCollector
 from ..tracing import Tracer, get_tracer
 
-UNMATCHED = "unmatched"
 DEFAULT_EXCLUDED = ("/metrics", "/health", "/healthz", "/ready", "/readyz", "/livez")
 LOGGER_NAME = "ferrotel.http"
 
@@ -50,4 +49,4 @@ class RequestTelemetry:
         )
 
 
-__all__ = ["DEFAULT_EXCLUDED", "UNMATCHED", "HttpRequest", "RequestTelemetry"]
+__all__ = ["DEFAULT_EXCLUDED", "HttpRequest", "RequestTelemetry"]
