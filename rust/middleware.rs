@@ -90,6 +90,9 @@ fn request_id(given: Option<String>) -> String {
         .unwrap_or_else(|| ids::trace_hex(ids::trace_id()))
 }
 
+/// A matched rule object's address → the object (kept alive) and its template.
+type RuleTemplates = HashMap<usize, (Py<PyAny>, Arc<str>), foldhash::fast::RandomState>;
+
 /// What every request of one middleware records into.
 pub struct Recorder {
     requests: Arc<Family<CounterCore>>,
@@ -98,6 +101,9 @@ pub struct Recorder {
     scope: Arc<Scope>,
     logger: Option<Arc<str>>,
     templates: Mutex<HashMap<String, Arc<str>, foldhash::fast::RandomState>>,
+    /// Flask's (werkzeug's) matched `Rule` objects and their templates, keyed by identity: the
+    /// rules live as long as the app, and are held here so an address is never reused.
+    rules: Mutex<RuleTemplates>,
 }
 
 impl Recorder {
@@ -170,7 +176,7 @@ impl Recorder {
 #[pyclass(frozen, name = "HttpTelemetry", module = "ferrotel._core")]
 pub struct PyHttpTelemetry {
     recorder: Arc<Recorder>,
-    excluded: HashSet<String>,
+    excluded: HashSet<String, foldhash::fast::RandomState>,
     /// Called with the environ when a WSGI framework left no route in it (Django's resolver).
     route_fallback: Option<Py<PyAny>>,
 }
@@ -218,6 +224,7 @@ impl PyHttpTelemetry {
                 scope: tracer.get().scope().clone(),
                 logger: logger.map(Into::into),
                 templates: Mutex::new(HashMap::default()),
+                rules: Mutex::new(HashMap::default()),
             }),
             excluded: excluded.into_iter().collect(),
             route_fallback,
@@ -320,7 +327,7 @@ impl PyHttpTelemetry {
             Err(err) => {
                 let request = &exchange.get().request;
                 request.failed(py, err.value(py).as_any());
-                request.finish(py, this.wsgi_route(request, env).as_deref());
+                request.finish_with(py, this.wsgi_template(request, env));
                 Err(err)
             }
         }
@@ -328,54 +335,65 @@ impl PyHttpTelemetry {
 }
 
 impl PyHttpTelemetry {
-    /// The raw route a WSGI request matched: the one noted while the app answered, else
-    /// `environ["ferrotel.route"]`, else the fallback's answer (Django's resolver).
-    fn wsgi_route(&self, request: &Request, environ: &Bound<'_, PyDict>) -> Option<String> {
+    /// The template of the route a WSGI request matched: the one noted while the app
+    /// answered, else the app's or framework's, else the fallback's answer (Django's resolver).
+    fn wsgi_template(&self, request: &Request, environ: &Bound<'_, PyDict>) -> Arc<str> {
         let py = environ.py();
-        if let Some(route) = request.route.lock().take() {
-            return Some(route);
+        if let Some(template) = request.route.lock().take() {
+            return template;
         }
-        if let Some(route) = framework_route(environ) {
-            return Some(route);
+        if let Some(template) = self.recorder.framework_template(environ) {
+            return template;
         }
-        let fallback = self.route_fallback.as_ref()?;
+        let Some(fallback) = self.route_fallback.as_ref() else {
+            return UNMATCHED.into();
+        };
         match fallback.bind(py).call1((environ,)) {
-            Ok(route) => route
-                .cast::<PyString>()
-                .ok()
-                .and_then(|s| s.to_str().ok().map(str::to_owned)),
+            Ok(route) => self
+                .recorder
+                .template(route.cast::<PyString>().ok().and_then(|s| s.to_str().ok())),
             Err(err) => {
                 err.write_unraisable(py, Some(fallback.bind(py)));
-                None
+                UNMATCHED.into()
             }
         }
     }
 }
 
-/// The route a WSGI app or framework left in the environ: `environ["ferrotel.route"]`, or the
-/// rule Flask matched (werkzeug keeps the request in the environ until Flask's context ends).
-fn framework_route(environ: &Bound<'_, PyDict>) -> Option<String> {
-    let py = environ.py();
-    let as_text = |v: Bound<'_, PyAny>| {
-        v.cast::<PyString>()
-            .ok()
-            .and_then(|s| s.to_str().ok().map(str::to_owned))
-    };
-    if let Some(route) = environ.get_item(intern!(py, "ferrotel.route")).ok().flatten() {
-        // Empty: the app named no route, so the framework's (or the fallback's) is used.
-        if let Some(route) = as_text(route).filter(|r| !r.is_empty()) {
-            return Some(route);
+impl Recorder {
+    /// The template of the route a WSGI app or framework left in the environ:
+    /// `environ["ferrotel.route"]`, or the rule Flask matched (werkzeug keeps the request in the
+    /// environ until Flask's context ends).
+    fn framework_template(&self, environ: &Bound<'_, PyDict>) -> Option<Arc<str>> {
+        let py = environ.py();
+        if let Some(route) = environ.get_item(intern!(py, "ferrotel.route")).ok().flatten() {
+            // Empty: the app named no route, so the framework's (or the fallback's) is used.
+            if let Some(route) = route.cast::<PyString>().ok().and_then(|s| s.to_str().ok()) {
+                if !route.is_empty() {
+                    return Some(self.template(Some(route)));
+                }
+            }
         }
+        let request = environ.get_item(intern!(py, "werkzeug.request")).ok().flatten()?;
+        if request.is_none() {
+            return None;
+        }
+        let rule = request.getattr_opt(intern!(py, "url_rule")).ok().flatten()?;
+        if rule.is_none() {
+            return None;
+        }
+        let key = rule.as_ptr() as usize;
+        if let Some((_, template)) = self.rules.lock().get(&key) {
+            return Some(template.clone());
+        }
+        let raw = rule.getattr_opt(intern!(py, "rule")).ok().flatten()?;
+        let template = self.template(Some(raw.cast::<PyString>().ok()?.to_str().ok()?));
+        let mut rules = self.rules.lock();
+        if rules.len() < TEMPLATE_CACHE {
+            rules.insert(key, (rule.unbind(), template.clone()));
+        }
+        Some(template)
     }
-    let request = environ.get_item(intern!(py, "werkzeug.request")).ok().flatten()?;
-    if request.is_none() {
-        return None;
-    }
-    let rule = request.getattr_opt(intern!(py, "url_rule")).ok().flatten()?;
-    if rule.is_none() {
-        return None;
-    }
-    rule.getattr_opt(intern!(py, "rule")).ok().flatten().and_then(as_text)
 }
 
 /// The parameter names in a route template: `{name}`, `{name:converter}`.
@@ -483,7 +501,7 @@ pub struct Request {
     /// ASGI's `root_path` when the request started: a Mount's prefix is what the router adds.
     root_path: String,
     /// The WSGI route noted when the response started, while the framework still held it.
-    route: Mutex<Option<String>>,
+    route: Mutex<Option<Arc<str>>>,
 }
 
 /// A request in flight, for the ASGI middleware (and any server the Python layer adapts).
@@ -523,6 +541,13 @@ impl Request {
     /// Records the finished request under `route` (the raw route the framework matched, None
     /// when nothing matched). Only the first call counts.
     fn finish(&self, py: Python<'_>, route: Option<&str>) {
+        if !self.is_finished() {
+            self.finish_with(py, self.recorder.template(route));
+        }
+    }
+
+    /// Records the finished request under `template`. Only the first call counts.
+    fn finish_with(&self, py: Python<'_>, template: Arc<str>) {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -531,7 +556,6 @@ impl Request {
         let end_ns = now_ns();
         let recorder = &self.recorder;
         let status = self.status.load(Ordering::Relaxed);
-        let template = recorder.template(route);
         let mut status_buf = itoa::Buffer::new();
         let status_text = status_buf.format(status);
         recorder
@@ -772,8 +796,8 @@ impl WsgiExchange {
         }
         // Flask drops its request from the environ when its context ends, before the server
         // closes the body: the rule it matched is read now.
-        if let Some(route) = framework_route(self.environ.bind(py)) {
-            *request.route.lock() = Some(route);
+        if let Some(template) = request.recorder.framework_template(self.environ.bind(py)) {
+            *request.route.lock() = Some(template);
         }
         // A copy: the app may hand the same list to every response.
         let all = match headers.cast::<PyList>() {
@@ -843,8 +867,8 @@ impl WsgiExchange {
             None => Ok(()),
         };
         if !self.request.is_finished() {
-            let route = self.telemetry.get().wsgi_route(&self.request, self.environ.bind(py));
-            self.request.finish(py, route.as_deref());
+            let template = self.telemetry.get().wsgi_template(&self.request, self.environ.bind(py));
+            self.request.finish_with(py, template);
         }
         closed
     }
