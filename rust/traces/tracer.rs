@@ -64,13 +64,12 @@ impl PyTracer {
     ) -> PyResult<PySpan> {
         let kind = parse_kind(kind)?;
         let parent = parent_context(py, parent)?;
-        self.start_parsed(py, name, attributes, kind, parent, links, start_time)
+        self.start_parsed(name, attributes, kind, parent, links, start_time)
     }
 
     #[allow(clippy::too_many_arguments)]
     fn start_parsed(
         &self,
-        _py: Python<'_>,
         name: &Bound<'_, PyString>,
         attributes: Option<&Bound<'_, PyDict>>,
         kind: SpanKind,
@@ -277,7 +276,7 @@ impl PyTraced {
         let span = self
             .tracer
             .get()
-            .start_parsed(py, self.name.bind(py), attributes, self.kind, parent, None, None)?;
+            .start_parsed(self.name.bind(py), attributes, self.kind, parent, None, None)?;
         let span = Bound::new(py, span)?;
         PySpan::enter(&span)?;
         let result = self.func.bind(py).call(args, kwargs);
