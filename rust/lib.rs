@@ -82,6 +82,8 @@ mod _core {
     use crate::traces::tracer::{
         _current_span_var, _reset_current_span, _set_current_span, current_span, non_recording_span, PyTraced, PyTracer,
     };
+    #[pymodule_export]
+    use crate::traces::with_block::WithMethod;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -98,6 +100,7 @@ mod _core {
         registry.get().register_process_metrics(py)?;
         m.add("REGISTRY", registry.clone_ref(py))?;
         m.add("PanicException", py.get_type::<pyo3::panic::PanicException>())?;
+        crate::traces::with_block::install(py)?;
         m.add("DEFAULT_BUCKETS", crate::metrics::histogram::DEFAULT_BUCKETS.to_vec())?;
         Ok(())
     }

@@ -369,6 +369,80 @@ def test_with_block_exception_is_recorded_and_propagates(memory_exporter, tracer
     assert span["status_description"] == "ZeroDivisionError: division by zero"
 
 
+def test_span_enter_and_exit_the_ways_python_code_calls_them(memory_exporter, tracer):
+    # `with` binds __enter__/__exit__ to the span itself (no bound methods are allocated); the
+    # other ways of calling them must do the same thing.
+    import contextlib
+
+    span = tracer.span("explicit")
+    assert span.__enter__() is span
+    assert ferrotel.current_span() is span
+    assert span.__exit__(None, None, None) is False
+    assert ferrotel.current_span() is None
+
+    with contextlib.ExitStack() as stack:  # calls type(cm).__enter__(cm) and __exit__(cm, ...)
+        entered = stack.enter_context(tracer.span("exit-stack"))
+        assert ferrotel.current_span() is entered
+    assert ferrotel.current_span() is None
+
+    unbound = tracer.span("unbound")
+    assert type(unbound).__enter__(unbound) is unbound
+    try:
+        raise KeyError("k")
+    except KeyError as err:
+        assert type(unbound).__exit__(unbound, type(err), err, err.__traceback__) is False
+    assert ferrotel.current_span() is None
+    assert [s["name"] for s in memory_exporter.get_finished_spans()] == ["explicit", "exit-stack", "unbound"]
+    assert only(memory_exporter, "unbound")["status"] == "ERROR"
+    assert only(memory_exporter, "exit-stack")["status"] == "UNSET"
+    assert "__enter__" in repr(type(span).__enter__)
+
+
+def test_a_span_is_not_callable_outside_with(memory_exporter, tracer):
+    span = tracer.span("not-callable")
+    for args, kwargs in [((1,), {}), ((None, None), {}), ((), {"exc": None}), ((1, 2, 3, 4), {})]:
+        with pytest.raises(TypeError, match="not callable"):
+            span(*args, **kwargs)
+    assert ferrotel.current_span() is None, "a refused call does not enter the span"
+    assert span.is_recording(), "nor end it"
+    assert type(span).do_not_call_in_templates is True  # Django templates would call it
+
+
+def test_with_blocks_leak_no_references(memory_exporter, tracer):
+    import sys
+
+    span = tracer.span("refs")
+    before = sys.getrefcount(span)
+    for _ in range(1000):
+        with span:
+            pass
+    with pytest.raises(ValueError), span:
+        raise ValueError("x")
+    assert sys.getrefcount(span) == before
+    tracing.configure(service_name="t", exporters=[], sampler="always_off")
+    quiet = tracer.span("quiet")
+    before = sys.getrefcount(quiet)
+    for _ in range(1000):
+        with quiet as entered:
+            assert entered is quiet
+    assert not quiet.is_recording()
+    del entered
+    assert sys.getrefcount(quiet) == before
+
+
+def test_nested_with_blocks_on_one_span_restore_the_context(memory_exporter, tracer):
+    outer = tracer.span("outer")
+    inner = tracer.span("inner")
+    with outer:
+        with inner:
+            assert ferrotel.current_span() is inner
+            with outer:  # re-entered: current again, then back to inner
+                assert ferrotel.current_span() is outer
+            assert ferrotel.current_span() is inner
+        assert ferrotel.current_span() is outer
+    assert ferrotel.current_span() is None
+
+
 def test_span_methods(memory_exporter, tracer):
     linked = tracer.start_span("linked")
     linked.end()

@@ -9,3 +9,4 @@ pub mod propagation;
 pub mod sampler;
 pub mod span;
 pub mod tracer;
+pub mod with_block;

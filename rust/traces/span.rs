@@ -169,6 +169,8 @@ impl Recording {
 /// One span. `with tracer.span("name") as span:` makes it current and ends it on exit.
 #[pyclass(frozen, freelist = 256, name = "Span", module = "ferrotel._core")]
 pub struct PySpan {
+    /// What CPython calls when a `with` block enters or leaves the span (`with_block`).
+    call: pyo3::ffi::vectorcallfunc,
     pub ctx: SpanContext,
     /// One lock for both, so a `with` block's exit takes it once.
     state: Mutex<SpanState>,
@@ -184,12 +186,18 @@ struct SpanState {
 impl PySpan {
     pub fn new(ctx: SpanContext, recording: Option<Recording>) -> Self {
         Self {
+            call: super::with_block::call,
             ctx,
             state: Mutex::new(SpanState {
                 recording: recording.map(Box::new),
                 tokens: SmallVec::new(),
             }),
         }
+    }
+
+    /// Where the span's vectorcall function pointer is, for `with_block::install`.
+    pub(super) fn call_slot(&self) -> *const pyo3::ffi::vectorcallfunc {
+        &self.call
     }
 
     /// A span that only carries a context, e.g. one extracted from incoming headers.
@@ -353,7 +361,8 @@ impl PySpan {
             this.finish(*r, now_ns());
         }
         if let Some(token) = token {
-            context::reset(py, token.bind(py));
+            // Released as a Bound, directly: see `with_block::guarded`.
+            context::reset(py, &token.into_bound(py));
         }
         Ok(())
     }
@@ -537,21 +546,8 @@ impl PySpan {
         Ok(())
     }
 
-    fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
-        Self::enter(slf)?;
-        Ok(slf.clone().unbind())
-    }
-
-    #[pyo3(signature = (_exc_type=None, exc=None, _tb=None))]
-    fn __exit__(
-        slf: &Bound<'_, Self>,
-        _exc_type: Option<&Bound<'_, PyType>>,
-        exc: Option<&Bound<'_, PyAny>>,
-        _tb: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
-        Self::exit(slf, exc)?;
-        Ok(false)
-    }
+    // `__enter__` and `__exit__` are installed by `with_block`, so a `with` block allocates no
+    // bound methods.
 
     fn __aenter__(slf: &Bound<'_, Self>) -> PyResult<Ready> {
         Self::enter(slf)?;
