@@ -11,6 +11,7 @@ pub mod logs;
 pub mod metrics;
 pub mod middleware;
 pub mod traces;
+pub mod vectorcall;
 
 use pyo3::prelude::*;
 

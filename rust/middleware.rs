@@ -311,6 +311,7 @@ impl PyHttpTelemetry {
         let exchange = Bound::new(
             py,
             WsgiExchange {
+                call: exchange_call,
                 request,
                 start_response: start_response.clone().unbind(),
                 environ: env.clone().unbind(),
@@ -319,6 +320,7 @@ impl PyHttpTelemetry {
                 iter: Mutex::new(None),
             },
         )?;
+        crate::vectorcall::install(&EXCHANGE_CALL, &exchange, &exchange.get().call);
         match app.call1((environ, &exchange)) {
             Ok(body) => {
                 *exchange.get().body.lock() = Some(body.unbind());
@@ -771,6 +773,8 @@ impl AsgiSend {
 /// ends the request, so a streamed body is measured to its last chunk).
 #[pyclass(frozen, module = "ferrotel._core")]
 pub struct WsgiExchange {
+    /// What CPython calls when the app calls `start_response` (see `crate::vectorcall`).
+    call: pyo3::ffi::vectorcallfunc,
     request: Request,
     start_response: Py<PyAny>,
     environ: Py<PyDict>,
@@ -779,11 +783,48 @@ pub struct WsgiExchange {
     iter: Mutex<Option<Py<PyIterator>>>,
 }
 
-#[pymethods]
+static EXCHANGE_CALL: std::sync::Once = std::sync::Once::new();
+
+/// `WsgiExchange`'s vectorcall: the app calling `start_response(status, headers, exc_info=None)`.
+///
+/// # Safety
+/// Called by CPython, attached, with `callable` a live `WsgiExchange` and the arguments as
+/// vectorcall passes them.
+unsafe extern "C" fn exchange_call(
+    callable: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargsf: usize,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    crate::vectorcall::guarded(|py| {
+        // SAFETY: only WsgiExchange's type points its vectorcall slot here; the arguments are
+        // as CPython passed them.
+        let (this, [status, headers, exc_info]) = unsafe {
+            (
+                Borrowed::from_ptr(py, callable).cast_unchecked::<WsgiExchange>(),
+                crate::vectorcall::bind(
+                    py,
+                    "start_response",
+                    ["status", "headers", "exc_info"],
+                    args,
+                    nargsf,
+                    kwnames,
+                )?,
+            )
+        };
+        let missing = |name: &str| PyTypeError::new_err(format!("start_response() missing argument '{name}'"));
+        let status = status.ok_or_else(|| missing("status"))?;
+        let status = status.cast::<PyString>()?;
+        let headers = headers.ok_or_else(|| missing("headers"))?;
+        this.get()
+            .start_response(&status, &headers, exc_info.as_deref())
+            .map(Bound::into_ptr)
+    })
+}
+
 impl WsgiExchange {
     /// The app's `start_response(status, headers, exc_info=None)`.
-    #[pyo3(signature = (status, headers, exc_info=None))]
-    fn __call__<'py>(
+    fn start_response<'py>(
         &self,
         status: &Bound<'py, PyString>,
         headers: &Bound<'py, PyAny>,
@@ -818,7 +859,10 @@ impl WsgiExchange {
             None => start_response.call1((status, all)),
         }
     }
+}
 
+#[pymethods]
+impl WsgiExchange {
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }

@@ -532,6 +532,35 @@ def test_wsgi_exc_info_restart_and_body_close_called_once(spans: InMemorySpanExp
     assert span["status"] == "ERROR"
 
 
+def test_wsgi_start_response_by_keyword_and_misuse(spans: InMemorySpanExporter) -> None:
+    """The start_response the app gets is native; it takes its arguments as PEP 3333 names
+    them, by position or keyword, and refuses a wrong call as a Python function would."""
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        for bad_args, bad_kwargs, message in [
+            ((), {}, "missing argument 'status'"),
+            (("200 OK",), {}, "missing argument 'headers'"),
+            (("200 OK", [], None, None), {}, "at most 3 arguments"),
+            (("200 OK", []), {"colour": 1}, "unexpected keyword argument 'colour'"),
+            (("200 OK", []), {"status": "201 Created"}, "multiple values for argument 'status'"),
+        ]:
+            with pytest.raises(TypeError, match=message):
+                start_response(*bad_args, **bad_kwargs)
+            seen.append(message)
+        start_response(status="201 Created", headers=[("content-type", "text/plain")], exc_info=None)
+        return [b"made"]
+
+    registry = ferrotel.Registry()
+    calls, chunks, _ = serve_wsgi(WSGIMiddleware(app, registry=registry))
+    assert len(seen) == 5
+    assert [c[0] for c in calls] == ["201 Created"]
+    assert calls[0][1]["content-type"] == "text/plain"
+    assert len(calls[0][1]["x-request-id"]) == 32
+    assert chunks == [b"made"]
+    assert requests_total(registry, "unmatched", "201") == 1.0
+
+
 def test_wsgi_app_raising_before_start_response(spans: InMemorySpanExporter) -> None:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         raise KeyError("no such thing")

@@ -73,18 +73,17 @@ pub fn reseed_after_fork() {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// `id`'s low `N * 4` bits as `N` lower-case hex digits (no formatting machinery: ids are
-/// written on every request and log line).
+/// `id`'s low `N * 4` bits as `N` lower-case hex digits, `N` even (no formatting machinery: ids
+/// are written on every request and log line).
 fn hex<const N: usize>(id: u128) -> String {
+    let bytes = id.to_be_bytes();
     let mut digits = [0u8; N];
-    for (i, digit) in digits.iter_mut().rev().enumerate() {
-        *digit = HEX[((id >> (4 * i)) & 0xf) as usize];
+    for (pair, byte) in digits.chunks_exact_mut(2).zip(&bytes[16 - N / 2..]) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
-    let mut text = String::with_capacity(N);
-    for &digit in &digits {
-        text.push(char::from(digit));
-    }
-    text
+    // SAFETY: every byte is an ASCII hex digit.
+    unsafe { String::from_utf8_unchecked(digits.to_vec()) }
 }
 
 pub fn trace_hex(id: u128) -> String {
@@ -136,6 +135,11 @@ mod tests {
         assert_eq!(parse_b3_trace_id("00000000000000ff"), Some(255));
         assert_eq!(trace_hex(0xab), format!("{:032x}", 0xab));
         assert_eq!(span_hex(u64::MAX), "ffffffffffffffff");
+        assert_eq!(
+            trace_hex(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210),
+            "0123456789abcdeffedcba9876543210"
+        );
+        assert_eq!(span_hex(0x00f0_0a0b_c0d0_e0f1), "00f00a0bc0d0e0f1");
         assert_eq!(trace_hex(u128::MAX - 1), format!("{:032x}", u128::MAX - 1));
         let (a, b) = trace_and_span_id();
         let (c, d) = trace_and_span_id();

@@ -10,15 +10,13 @@
 //!
 //! Any other call of a span raises TypeError: calling a span is reserved for `with`.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
-use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::span::PySpan;
+use crate::vectorcall::guarded;
 
 /// `Span.__enter__` and `Span.__exit__`: bound to a span, they are the span itself.
 #[pyclass(frozen, name = "SpanWithMethod", module = "ferrotel._core")]
@@ -122,50 +120,20 @@ pub unsafe extern "C" fn call(
     })
 }
 
-/// Runs `f` as PyO3's own trampolines do, minus their bookkeeping: an error restored as the
-/// raised exception, a panic turned into PanicException rather than unwinding into CPython.
-///
-/// CPython calls this attached. PyO3's attach count is not raised (that costs a thread-local
-/// round trip, or PyGILState_Ensure through `Python::attach`, and is most of a trampoline), so a
-/// `Py` dropped inside would be queued for PyO3's next call rather than released at once: the
-/// `with` path drops only `Bound`s.
-fn guarded(f: impl FnOnce(Python<'_>) -> PyResult<*mut ffi::PyObject>) -> *mut ffi::PyObject {
-    // SAFETY: CPython runs a vectorcall attached to the interpreter.
-    let py = unsafe { Python::assume_attached() };
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        f(py).unwrap_or_else(|err| {
-            err.restore(py);
-            std::ptr::null_mut()
-        })
-    }));
-    outcome.unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "panic in a span's with block".to_string());
-        PanicException::new_err(message).restore(py);
-        std::ptr::null_mut()
-    })
-}
-
 /// Makes `Span` objects callable through `call` and installs the two descriptors. Run once,
 /// when the module is initialised, before any span exists.
+static SPAN_CALL: std::sync::Once = std::sync::Once::new();
+
 pub fn install(py: Python<'_>) -> PyResult<()> {
     let span_type = py.get_type::<PySpan>();
     let method_type = py.get_type::<WithMethod>();
-    // Where `call` sits inside a Span object: measured on one, as PyO3 does not publish its
-    // object layout. Every Span has the same layout (the class cannot be subclassed).
+    // Every Span has the same layout (the class cannot be subclassed): one made here shows
+    // where the function pointer sits.
     let probe = Bound::new(py, PySpan::non_recording(Default::default()))?;
-    let offset = probe.get().call_slot() as isize - probe.as_ptr() as isize;
-    // SAFETY: both are live heap types owned by this module; the fields written are the ones
-    // CPython reads on a call and a descriptor lookup, and PyType_Modified drops any cached
-    // lookups. The offset points at an `ffi::vectorcallfunc` in every Span.
+    crate::vectorcall::install(&SPAN_CALL, &probe, probe.get().call_slot());
+    // SAFETY: a live heap type owned by this module; the descriptor slot CPython reads on a
+    // lookup, and PyType_Modified drops cached lookups.
     unsafe {
-        let tp = span_type.as_type_ptr();
-        (*tp).tp_vectorcall_offset = offset;
-        (*tp).tp_call = Some(ffi::PyVectorcall_Call);
-        (*tp).tp_flags |= ffi::Py_TPFLAGS_HAVE_VECTORCALL;
         let mt = method_type.as_type_ptr();
         (*mt).tp_descr_get = Some(bind);
         ffi::PyType_Modified(mt);
