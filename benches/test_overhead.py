@@ -30,5 +30,6 @@ def test_overhead(benchmark: Any, record_result: Any, case: bench.Case, side: st
     run = _loop(getattr(case, side), case.number)
     benchmark.group = case.key
     benchmark.pedantic(run, rounds=7 if case.number > 10 else 3, warmup_rounds=1)
+    bench.shutdown_anchors()
     if benchmark.stats is not None:
         record_result(case, side, benchmark.stats.stats.min / case.number * 1e9)

@@ -83,11 +83,40 @@ pub fn route_template(route: &str) -> String {
     out
 }
 
-/// A caller's request id when it is a sensible one, else a new random one.
-fn request_id(given: Option<String>) -> String {
-    given
-        .filter(|id| !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or_else(|| ids::trace_hex(ids::trace_id()))
+/// A request id: the caller's `x-request-id` when it is a sensible one, else 32 random hex
+/// digits (held inline, no allocation).
+enum RequestId {
+    Given(String),
+    Made(ids::TraceHex),
+}
+
+impl RequestId {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Given(id) => id,
+            Self::Made(id) => id.as_str(),
+        }
+    }
+}
+
+fn request_id(given: Option<String>) -> RequestId {
+    match given.filter(|id| !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.bytes().all(|b| b.is_ascii_graphic())) {
+        Some(id) => RequestId::Given(id),
+        None => RequestId::Made(ids::TraceHex::new(ids::trace_id())),
+    }
+}
+
+/// A Python str of ASCII text: made at its size and the bytes copied in (no decoding).
+fn ascii_string<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyString>> {
+    debug_assert!(text.is_ascii());
+    // SAFETY: PyUnicode_New(n, 127) makes a compact ASCII str of n one-byte characters (or
+    // NULL with an error set); exactly n ASCII bytes are written into it before it is used.
+    unsafe {
+        let raw = pyo3::ffi::PyUnicode_New(text.len() as pyo3::ffi::Py_ssize_t, 127);
+        let string = Bound::from_owned_ptr_or_err(py, raw)?;
+        std::ptr::copy_nonoverlapping(text.as_ptr(), pyo3::ffi::PyUnicode_1BYTE_DATA(raw), text.len());
+        Ok(string.cast_into_unchecked())
+    }
 }
 
 /// A matched rule object's address → the object (kept alive) and its template.
@@ -152,7 +181,7 @@ impl Recorder {
             ]);
             r
         });
-        let trace_id = ids::trace_hex(ctx.trace_id);
+        let trace_id = ids::TraceHex::new(ctx.trace_id);
         let span = Bound::new(py, PySpan::new(ctx, recording))?;
         let token = context::set(py, span.as_any())?;
         self.in_flight.add(1.0);
@@ -493,8 +522,8 @@ fn asgi_headers(headers: Option<Bound<'_, PyAny>>) -> Vec<(String, String)> {
 pub struct Request {
     recorder: Arc<Recorder>,
     method: String,
-    request_id: String,
-    trace_id: String,
+    request_id: RequestId,
+    trace_id: ids::TraceHex,
     span: Py<PySpan>,
     token: Mutex<Option<Py<PyAny>>>,
     started: Instant,
@@ -571,7 +600,7 @@ impl Request {
         if recording {
             recorder
                 .latency
-                .set_trace_exemplar(bucket, &self.trace_id, duration, end_ns as f64 / 1e9);
+                .set_trace_exemplar(bucket, self.trace_id.as_str(), duration, end_ns as f64 / 1e9);
         }
         recorder.in_flight.add(-1.0);
         if recording {
@@ -603,7 +632,7 @@ impl Request {
                     ("path".into(), Value::Str(String::from(&*template))),
                     ("status".into(), Value::Int(status.into())),
                     ("duration_ms".into(), Value::Float(duration * 1000.0)),
-                    ("request_id".into(), Value::Str(self.request_id.clone())),
+                    ("request_id".into(), Value::Str(self.request_id.as_str().to_owned())),
                 ],
                 ctx.is_valid().then_some((ctx.trace_id, ctx.span_id)),
             );
@@ -623,11 +652,11 @@ impl Request {
             [
                 (
                     PyBytes::new(py, b"x-trace-id"),
-                    PyBytes::new(py, self.trace_id.as_bytes()),
+                    PyBytes::new(py, self.trace_id.as_str().as_bytes()),
                 ),
                 (
                     PyBytes::new(py, b"x-request-id"),
-                    PyBytes::new(py, self.request_id.as_bytes()),
+                    PyBytes::new(py, self.request_id.as_str().as_bytes()),
                 ),
             ],
         )
@@ -679,12 +708,12 @@ impl Request {
 impl PyHttpRequest {
     #[getter]
     fn trace_id(&self) -> &str {
-        &self.inner.trace_id
+        self.inner.trace_id.as_str()
     }
 
     #[getter]
     fn request_id(&self) -> &str {
-        &self.inner.request_id
+        self.inner.request_id.as_str()
     }
 
     #[getter]
@@ -840,19 +869,43 @@ impl WsgiExchange {
         if let Some(template) = request.recorder.framework_template(self.environ.bind(py)) {
             *request.route.lock() = Some(template);
         }
-        // A copy: the app may hand the same list to every response.
+        // A new list (the app may hand the same one to every response) with room for ours.
+        let ours = [
+            (intern!(py, "x-trace-id"), ascii_string(py, request.trace_id.as_str())?),
+            (
+                intern!(py, "x-request-id"),
+                ascii_string(py, request.request_id.as_str())?,
+            ),
+        ];
         let all = match headers.cast::<PyList>() {
-            Ok(list) => list.get_slice(0, list.len()),
+            Ok(list) => {
+                let n = list.len();
+                // SAFETY: a new list of n + 2 slots, each set once with a new reference before
+                // the list is used.
+                unsafe {
+                    let raw = pyo3::ffi::PyList_New((n + 2) as pyo3::ffi::Py_ssize_t);
+                    let all = Bound::from_owned_ptr_or_err(py, raw)?.cast_into_unchecked::<PyList>();
+                    for (i, item) in list.iter().enumerate().take(n) {
+                        pyo3::ffi::PyList_SET_ITEM(raw, i as pyo3::ffi::Py_ssize_t, item.into_ptr());
+                    }
+                    for (j, pair) in ours.into_iter().enumerate() {
+                        let pair = pair.into_pyobject(py)?;
+                        pyo3::ffi::PyList_SET_ITEM(raw, (n + j) as pyo3::ffi::Py_ssize_t, pair.into_ptr());
+                    }
+                    all
+                }
+            }
             Err(_) => {
                 let list = PyList::empty(py);
                 for item in headers.try_iter()? {
                     list.append(item?)?;
                 }
+                for pair in ours {
+                    list.append(pair)?;
+                }
                 list
             }
         };
-        all.append((intern!(py, "x-trace-id"), PyString::new(py, &request.trace_id)))?;
-        all.append((intern!(py, "x-request-id"), PyString::new(py, &request.request_id)))?;
         let start_response = self.start_response.bind(py);
         match exc_info.filter(|e| !e.is_none()) {
             Some(exc_info) => start_response.call1((status, all, exc_info)),
@@ -949,28 +1002,16 @@ impl WsgiExchange {
 }
 
 /// The native base of the Python `WSGIMiddleware`: calling it serves a request without a
-/// Python frame of its own.
+/// Python frame of its own, through vectorcall (no argument tuple) once `_bind` has run.
 #[pyclass(subclass, frozen, name = "WsgiMiddlewareBase", module = "ferrotel._core")]
 pub struct WsgiMiddlewareBase {
+    /// What CPython calls when the server calls the middleware (see `crate::vectorcall`).
+    call: pyo3::ffi::vectorcallfunc,
     bound: parking_lot::RwLock<Option<(Py<PyAny>, Py<PyHttpTelemetry>)>>,
 }
 
-#[pymethods]
 impl WsgiMiddlewareBase {
-    #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        Self {
-            bound: parking_lot::RwLock::new(None),
-        }
-    }
-
-    /// Serves requests through `app`, recorded by `telemetry`.
-    fn _bind(&self, app: Py<PyAny>, telemetry: Py<PyHttpTelemetry>) {
-        *self.bound.write() = Some((app, telemetry));
-    }
-
-    fn __call__<'py>(
+    fn serve<'py>(
         &self,
         environ: &Bound<'py, PyAny>,
         start_response: &Bound<'py, PyAny>,
@@ -980,11 +1021,72 @@ impl WsgiMiddlewareBase {
             .bound
             .read()
             .as_ref()
-            .map(|(a, t)| (a.clone_ref(py), t.clone_ref(py)))
+            .map(|(a, t)| (a.clone_ref(py).into_bound(py), t.clone_ref(py).into_bound(py)))
         else {
             return Err(PyTypeError::new_err("the WSGI middleware was not given an app"));
         };
-        PyHttpTelemetry::wsgi(telemetry.bind(py), app.bind(py), environ, start_response)
+        PyHttpTelemetry::wsgi(&telemetry, &app, environ, start_response)
+    }
+}
+
+/// `WsgiMiddlewareBase`'s vectorcall: the server calling `middleware(environ, start_response)`.
+///
+/// # Safety
+/// Called by CPython, attached, with `callable` a live `WsgiMiddlewareBase` (or an instance of
+/// a Python subclass) and the arguments as vectorcall passes them.
+unsafe extern "C" fn middleware_call(
+    callable: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargsf: usize,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    crate::vectorcall::guarded(|py| {
+        // SAFETY: only types whose instances lay out a WsgiMiddlewareBase point their vectorcall
+        // slot here; the arguments are as CPython passed them.
+        let (this, [environ, start_response]) = unsafe {
+            (
+                Borrowed::from_ptr(py, callable).cast_unchecked::<WsgiMiddlewareBase>(),
+                crate::vectorcall::bind(
+                    py,
+                    "WSGIMiddleware",
+                    ["environ", "start_response"],
+                    args,
+                    nargsf,
+                    kwnames,
+                )?,
+            )
+        };
+        let missing = |name: &str| PyTypeError::new_err(format!("WSGIMiddleware() missing argument '{name}'"));
+        let environ = environ.ok_or_else(|| missing("environ"))?;
+        let start_response = start_response.ok_or_else(|| missing("start_response"))?;
+        this.get().serve(&environ, &start_response).map(Bound::into_ptr)
+    })
+}
+
+#[pymethods]
+impl WsgiMiddlewareBase {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        Self {
+            call: middleware_call,
+            bound: parking_lot::RwLock::new(None),
+        }
+    }
+
+    /// Serves requests through `app`, recorded by `telemetry`.
+    fn _bind(slf: &Bound<'_, Self>, app: Py<PyAny>, telemetry: Py<PyHttpTelemetry>) {
+        *slf.get().bound.write() = Some((app, telemetry));
+        static BASE_CALL: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        crate::vectorcall::install_for_subclass(slf, &slf.get().call, &BASE_CALL);
+    }
+
+    fn __call__<'py>(
+        &self,
+        environ: &Bound<'py, PyAny>,
+        start_response: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.serve(environ, start_response)
     }
 }
 
@@ -1018,11 +1120,11 @@ mod tests {
 
     #[test]
     fn request_ids() {
-        assert_eq!(request_id(Some("req-1".into())), "req-1");
+        assert_eq!(request_id(Some("req-1".into())).as_str(), "req-1");
         for bad in ["", "has space", "new\nline", &"x".repeat(200)] {
             let made = request_id(Some(bad.into()));
-            assert_eq!(made.len(), 32, "{bad:?}");
+            assert_eq!(made.as_str().len(), 32, "{bad:?}");
         }
-        assert_eq!(request_id(None).len(), 32);
+        assert_eq!(request_id(None).as_str().len(), 32);
     }
 }

@@ -39,6 +39,37 @@ pub fn install<T: PyClass>(once: &Once, obj: &Bound<'_, T>, slot: *const ffi::ve
     });
 }
 
+/// Makes `obj`'s type (a subclass, perhaps a Python one, of a class with a vectorcall field
+/// at `slot`) callable through that field, unless the type has a `__call__` of its own (its
+/// `tp_call` is then neither the class's `__call__` nor vectorcall's). Idempotent; cheap once
+/// done. `base_call` keeps the class's own `tp_call`, read before any type was changed.
+pub fn install_for_subclass<T: PyClass>(
+    obj: &Bound<'_, T>,
+    slot: *const ffi::vectorcallfunc,
+    base_call: &std::sync::OnceLock<usize>,
+) {
+    let ty = obj.as_any().get_type();
+    let base = obj.py().get_type::<T>();
+    // SAFETY: live type objects; as for `install`, and a Python subclass keeps its base's part
+    // of the object at the same place, so `offset` holds for every instance of `ty`.
+    unsafe {
+        let address = |f: Option<ffi::ternaryfunc>| f.map_or(0, |f| f as usize);
+        let original = *base_call.get_or_init(|| address((*base.as_type_ptr()).tp_call));
+        let tp = ty.as_type_ptr();
+        if (*tp).tp_flags & ffi::Py_TPFLAGS_HAVE_VECTORCALL != 0 {
+            return;
+        }
+        let call = address((*tp).tp_call);
+        if call != original && call != address(Some(ffi::PyVectorcall_Call)) {
+            return;
+        }
+        (*tp).tp_vectorcall_offset = slot as isize - obj.as_ptr() as isize;
+        (*tp).tp_call = Some(ffi::PyVectorcall_Call);
+        (*tp).tp_flags |= ffi::Py_TPFLAGS_HAVE_VECTORCALL;
+        ffi::PyType_Modified(tp);
+    }
+}
+
 /// Runs `f` as PyO3's own trampolines do, minus their bookkeeping: an error restored as the
 /// raised exception, a panic turned into PanicException rather than unwinding into CPython.
 ///

@@ -561,6 +561,46 @@ def test_wsgi_start_response_by_keyword_and_misuse(spans: InMemorySpanExporter) 
     assert requests_total(registry, "unmatched", "201") == 1.0
 
 
+def test_wsgi_middleware_calls_and_subclasses(spans: InMemorySpanExporter) -> None:
+    """The middleware is called natively (vectorcall); by keyword too, a wrong call refused, and
+    a subclass's own __call__ (which may call the base's) still runs."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ["ferrotel.route"] = "/sub"
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    registry = ferrotel.Registry()
+    middleware = WSGIMiddleware(app, registry=registry)
+    calls, chunks, _ = serve_wsgi(
+        lambda environ, start_response: middleware(environ=environ, start_response=start_response)
+    )
+    assert chunks == [b"ok"] and calls[0][0] == "200 OK"
+    with pytest.raises(TypeError, match="missing argument 'start_response'"):
+        middleware({})
+    with pytest.raises(TypeError, match="at most 2 arguments"):
+        middleware({}, None, None)
+
+    seen: list[str] = []
+
+    class Audited(WSGIMiddleware):
+        def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            seen.append(environ["PATH_INFO"])
+            return super().__call__(environ, start_response)
+
+    class Plain(WSGIMiddleware):
+        pass
+
+    audited_registry, plain_registry = ferrotel.Registry(), ferrotel.Registry()
+    _, audited_chunks, _ = serve_wsgi(Audited(app, registry=audited_registry), path="/a")
+    _, plain_chunks, _ = serve_wsgi(Plain(app, registry=plain_registry), path="/p")
+    assert audited_chunks == plain_chunks == [b"ok"]
+    assert seen == ["/a"], "the subclass's own __call__ ran"
+    assert requests_total(registry, "/sub", "200") == 1.0
+    assert requests_total(audited_registry, "/sub", "200") == 1.0
+    assert requests_total(plain_registry, "/sub", "200") == 1.0
+
+
 def test_wsgi_app_raising_before_start_response(spans: InMemorySpanExporter) -> None:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         raise KeyError("no such thing")

@@ -14,6 +14,7 @@ installed (``pip install ferrotel[test]``); cases whose anchor is missing are le
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib.util
 import itertools
 import logging
@@ -173,7 +174,13 @@ def _otel_provider(sampled: bool = True) -> Any:
 
     provider = TracerProvider(sampler=None if sampled else ParentBased(ALWAYS_OFF))
     provider.add_span_processor(BatchSpanProcessor(Discard()))
+    _OTEL_PROVIDERS.append(provider)
     return provider
+
+
+#: providers made by the current side's setup: shut down once it is timed, so their export
+#: threads (which take the GIL) finish before the next side is timed
+_OTEL_PROVIDERS: list[Any] = []
 
 
 def _traces_side(library: str, stmt: str, sampled: bool = True) -> Side:
@@ -272,11 +279,22 @@ STDLIB_CALL = 'log.info("user logged in", extra={"user_id": 42, "path": "/songs"
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+def _remove_log_dir() -> None:
+    """At exit: the log writers finish (they may still hold a file open) before their
+    directory goes."""
+    import ferrotel
+
+    ferrotel.shutdown(5.0)
+    if _LOG_DIR is not None:
+        _LOG_DIR.cleanup()
+
+
 def _log_file(side: str) -> str:
     """A new file for ``side``; the one its previous setup used is removed."""
     global _LOG_DIR
     if _LOG_DIR is None:
-        _LOG_DIR = tempfile.TemporaryDirectory(prefix="ferrotel-bench-")
+        _LOG_DIR = tempfile.TemporaryDirectory(prefix="ferrotel-bench-", ignore_cleanup_errors=True)
+        atexit.register(_remove_log_dir)
     old = _LOG_FILES.get(side)
     if old is not None and os.path.exists(old):
         os.remove(old)
@@ -389,13 +407,11 @@ REQUESTS_PER_RUN = 200
 
 
 def _log_to_temp_file() -> None:
-    import tempfile
-
+    """The middleware's request log lines go to a file in the bench's temporary directory
+    (removed when the bench exits), the previous setup's file removed."""
     from . import logs
 
-    logs.configure(
-        file=tempfile.NamedTemporaryFile(prefix="ferrotel-bench-", suffix=".log", delete=False).name
-    )
+    logs.configure(file=_log_file("http"))
 
 
 def _starlette_side(kind: str) -> Side:
@@ -598,7 +614,15 @@ def time_side(side: Side, number: int, repeat: int) -> float:
     namespace = side.setup()
     timer = timeit.Timer(side.stmt, globals=namespace)
     timer.timeit(max(1, number // 10))
-    return min(timer.repeat(repeat=repeat, number=number)) / number * 1e9
+    best = min(timer.repeat(repeat=repeat, number=number)) / number * 1e9
+    shutdown_anchors()
+    return best
+
+
+def shutdown_anchors() -> None:
+    """Shuts down the OpenTelemetry providers the last setup made (their export threads)."""
+    while _OTEL_PROVIDERS:
+        _OTEL_PROVIDERS.pop().shutdown()
 
 
 @dataclass(frozen=True)
@@ -618,7 +642,9 @@ def run(cases: list[Case], repeat: int = 7) -> list[Row]:
     for case in cases:
         # Interleave the sides so drift on a shared machine hits them alike.
         f_times, a_times, b_times = [], [], []
-        for _ in range(repeat):
+        # A cost added to an app is the difference of two timings of the app (~40 µs a request
+        # for Flask), a few µs out of it: twice the repeats, so each best is found as surely.
+        for _ in range(repeat * 2 if case.baseline is not None else repeat):
             f_times.append(time_side(case.ferrotel, case.number, 1) / case.per_stmt)
             a_times.append(time_side(case.anchor, case.number, 1) / case.per_stmt)
             if case.baseline is not None:
@@ -681,10 +707,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"left out {case.name!r}: needs {', '.join(case.requires)}", file=sys.stderr)
     cases = [c for c in cases if c.available]
     dropped_before = _dropped_logs()
-    rows = run(cases, repeat=3 if args.quick else 7)
+    reps = 3 if args.quick else 7
+    rows = run(cases, repeat=reps)
     dropped = _dropped_logs() - dropped_before
     print(f"ferrotel overhead benchmark — {machine()}")
-    print("best of interleaved repeats, ns per operation; ratio = anchor / ferrotel\n")
+    print(
+        f"best of {reps} interleaved repeats ({2 * reps} for costs added to an app), ns per operation;"
+        " ratio = anchor / ferrotel\n"
+    )
     print(table(rows))
     if "traces" in {c.signal for c in cases}:
         from ._core import _otlp_encode_rate

@@ -71,27 +71,52 @@ pub fn reseed_after_fork() {
     STATE.with(|state| state.set(fastrand::u64(..) | 1));
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Two lower-case hex digits for every byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [DIGITS[i >> 4], DIGITS[i & 0xf]];
+        i += 1;
+    }
+    pairs
+};
 
-/// `id`'s low `N * 4` bits as `N` lower-case hex digits, `N` even (no formatting machinery: ids
-/// are written on every request and log line).
-fn hex<const N: usize>(id: u128) -> String {
+/// `id`'s low `N * 4` bits as `N` lower-case hex digits, `N` even.
+fn hex_digits<const N: usize>(id: u128) -> [u8; N] {
     let bytes = id.to_be_bytes();
     let mut digits = [0u8; N];
-    for (pair, byte) in digits.chunks_exact_mut(2).zip(&bytes[16 - N / 2..]) {
-        pair[0] = HEX[usize::from(byte >> 4)];
-        pair[1] = HEX[usize::from(byte & 0xf)];
+    for (pair, &byte) in digits.chunks_exact_mut(2).zip(&bytes[16 - N / 2..]) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
     }
-    // SAFETY: every byte is an ASCII hex digit.
-    unsafe { String::from_utf8_unchecked(digits.to_vec()) }
+    digits
+}
+
+/// A trace id as its 32 hex digits, held inline: the middleware writes one on every request
+/// (a response header, the exemplar) without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceHex([u8; 32]);
+
+impl TraceHex {
+    pub fn new(id: u128) -> Self {
+        Self(hex_digits(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // SAFETY: only ASCII hex digits are ever stored.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    }
 }
 
 pub fn trace_hex(id: u128) -> String {
-    hex::<32>(id)
+    TraceHex::new(id).as_str().to_owned()
 }
 
 pub fn span_hex(id: u64) -> String {
-    hex::<16>(id.into())
+    let digits = hex_digits::<16>(id.into());
+    // SAFETY: only ASCII hex digits.
+    unsafe { std::str::from_utf8_unchecked(&digits) }.to_owned()
 }
 
 fn lower_hex(text: &str, len: usize) -> Option<u128> {
