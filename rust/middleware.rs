@@ -639,7 +639,9 @@ impl Request {
         }
         span.end_at(end_ns);
         if let Some(token) = self.token.lock().take() {
-            context::reset(py, token.bind(py));
+            // Released as a Bound, directly (this may run inside a vectorcall: see
+            // `crate::vectorcall::guarded`).
+            context::reset(py, &token.into_bound(py));
         }
     }
 }
