@@ -361,7 +361,7 @@ impl PySpan {
             this.finish(*r, now_ns());
         }
         if let Some(token) = token {
-            // Released as a Bound, directly: see `with_block::guarded`.
+            // Released as a Bound, directly: see `crate::vectorcall::guarded`.
             context::reset(py, &token.into_bound(py));
         }
         Ok(())
