@@ -1,9 +1,11 @@
 //! The HTTP middlewares' work per request, in one native call when the request starts and one
 //! when it ends: the server span continuing the caller's trace (made current), the request id,
-//! the in-flight gauge, then `http_requests_total`, the latency histogram with its trace-id
-//! exemplar, the request log line and the span's end. The Python middlewares only adapt ASGI and
-//! WSGI to these calls; the WSGI one runs here whole.
+//! the in-flight gauge; then, recorded off the application's thread (`ends`),
+//! `http_requests_total`, the latency histogram with its trace-id exemplar, the request log line
+//! and the span's export. The Python middlewares only adapt ASGI and WSGI to these calls; the
+//! WSGI one runs here whole.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
@@ -16,9 +18,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::logs::logger::emit_record;
+use crate::logs::context::current as log_context;
 use crate::logs::pipeline as log_pipeline;
-use crate::logs::record::{Level, Value};
+use crate::logs::record::Level;
 use crate::metrics::counter::{CounterCore, PyCounter};
 use crate::metrics::family::Family;
 use crate::metrics::gauge::{GaugeCore, PyGauge};
@@ -28,8 +30,10 @@ use crate::traces::context;
 use crate::traces::data::{now_ns, AttrValue, Scope, SpanKind, StatusCode};
 use crate::traces::ids;
 use crate::traces::propagation::extract_with;
-use crate::traces::span::{PySpan, Recording, SpanContext};
+use crate::traces::span::{PySpan, Recording};
 use crate::traces::tracer::{sample_child, PyTracer};
+
+pub mod ends;
 
 /// The path label of a request that matched no route.
 pub const UNMATCHED: &str = "unmatched";
@@ -85,18 +89,27 @@ pub fn route_template(route: &str) -> String {
 
 /// A request id: the caller's `x-request-id` when it is a sensible one, else 32 random hex
 /// digits (held inline, no allocation).
-enum RequestId {
+#[derive(Clone)]
+pub enum RequestId {
     Given(String),
     Made(ids::TraceHex),
 }
 
 impl RequestId {
-    fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Given(id) => id,
             Self::Made(id) => id.as_str(),
         }
     }
+}
+
+/// The standard methods, so a request's method label is not copied for every request.
+fn known_method(method: &str) -> Option<&'static str> {
+    const KNOWN: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    KNOWN.into_iter().find(|known| *known == method)
 }
 
 fn request_id(given: Option<String>) -> RequestId {
@@ -162,6 +175,10 @@ impl Recorder {
         let parent = extract_with(&header);
         let request_id = request_id(header("x-request-id"));
         let (ctx, pipeline) = sample_child(parent.as_ref());
+        let method_label = match known_method(&method) {
+            Some(known) => Cow::Borrowed(known),
+            None => Cow::Owned(method.clone()),
+        };
         let recording = pipeline.map(|pipeline| {
             // Named when the request ends, once the route is known.
             let mut r = Recording::new(
@@ -175,7 +192,7 @@ impl Recorder {
             // Room for the two set when the request ends.
             r.attributes.reserve_exact(5);
             r.attributes.extend([
-                ("http.request.method".into(), AttrValue::Str(method.clone())),
+                ("http.request.method".into(), AttrValue::Str(method)),
                 ("url.path".into(), AttrValue::Str(path)),
                 ("url.scheme".into(), AttrValue::Str(scheme)),
             ]);
@@ -187,7 +204,7 @@ impl Recorder {
         self.in_flight.add(1.0);
         Ok(Request {
             recorder: self.clone(),
-            method,
+            method: method_label,
             request_id,
             trace_id,
             span: span.unbind(),
@@ -521,7 +538,7 @@ fn asgi_headers(headers: Option<Bound<'_, PyAny>>) -> Vec<(String, String)> {
 /// start time and response status.
 pub struct Request {
     recorder: Arc<Recorder>,
-    method: String,
+    method: Cow<'static, str>,
     request_id: RequestId,
     trace_id: ids::TraceHex,
     span: Py<PySpan>,
@@ -577,7 +594,8 @@ impl Request {
         }
     }
 
-    /// Records the finished request under `template`. Only the first call counts.
+    /// Records the finished request under `template`. Only the first call counts. The span
+    /// stops being current here; the rest is recorded off this thread (`ends`).
     fn finish_with(&self, py: Python<'_>, template: Arc<str>) {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
@@ -585,59 +603,29 @@ impl Request {
         let duration = self.started.elapsed().as_secs_f64();
         // One wall-clock reading for the span's end, the exemplar and the log line.
         let end_ns = now_ns();
-        let recorder = &self.recorder;
-        let status = self.status.load(Ordering::Relaxed);
-        let mut status_buf = itoa::Buffer::new();
-        let status_text = status_buf.format(status);
-        recorder
-            .requests
-            .child(&[self.method.as_str().into(), (&*template).into(), status_text.into()])
-            .core
-            .inc(1.0);
         let span = self.span.get();
-        let bucket = recorder.latency.observe(duration);
-        let recording = span.is_recording();
-        if recording {
-            recorder
-                .latency
-                .set_trace_exemplar(bucket, self.trace_id.as_str(), duration, end_ns as f64 / 1e9);
-        }
-        recorder.in_flight.add(-1.0);
-        if recording {
-            span.with_recording(|r| {
-                let mut name = String::with_capacity(self.method.len() + 1 + template.len());
-                name.push_str(&self.method);
-                name.push(' ');
-                name.push_str(&template);
-                r.name = name;
-                r.attributes.extend([
-                    ("http.route".into(), AttrValue::Str(String::from(&*template))),
-                    ("http.response.status_code".into(), AttrValue::Int(status.into())),
-                ]);
-                if status >= 500 && r.status != StatusCode::Error {
-                    r.status = StatusCode::Error;
-                }
+        let log_context = self
+            .recorder
+            .logger
+            .as_ref()
+            .filter(|_| log_pipeline::enabled(Level::INFO))
+            .map(|_| {
+                log_pipeline::ensure_installed(py);
+                log_context(py)
             });
-        }
-        if let Some(logger) = recorder.logger.as_ref().filter(|_| log_pipeline::enabled(Level::INFO)) {
-            let ctx: &SpanContext = &span.ctx;
-            emit_record(
-                py,
-                logger,
-                end_ns,
-                Level::INFO,
-                "request".to_owned(),
-                vec![
-                    ("method".into(), Value::Str(self.method.clone())),
-                    ("path".into(), Value::Str(String::from(&*template))),
-                    ("status".into(), Value::Int(status.into())),
-                    ("duration_ms".into(), Value::Float(duration * 1000.0)),
-                    ("request_id".into(), Value::Str(self.request_id.as_str().to_owned())),
-                ],
-                ctx.is_valid().then_some((ctx.trace_id, ctx.span_id)),
-            );
-        }
-        span.end_at(end_ns);
+        self.recorder.in_flight.add(-1.0);
+        ends::submit(ends::Ended {
+            recorder: self.recorder.clone(),
+            method: self.method.clone(),
+            template,
+            status: self.status.load(Ordering::Relaxed),
+            duration,
+            end_ns,
+            ctx: span.ctx.clone(),
+            recording: span.take_recording(),
+            request_id: self.request_id.clone(),
+            log_context,
+        });
         if let Some(token) = self.token.lock().take() {
             // Released as a Bound, directly (this may run inside a vectorcall: see
             // `crate::vectorcall::guarded`).

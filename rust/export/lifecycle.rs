@@ -33,16 +33,19 @@ pub fn shutdown(py: Python<'_>, timeout: f64) -> PyResult<bool> {
 
 #[pyfunction]
 pub fn _before_fork() {
+    crate::middleware::ends::before_fork();
     worker::before_fork();
 }
 
 #[pyfunction]
 pub fn _after_fork_in_parent() {
     worker::after_fork_in_parent();
+    crate::middleware::ends::after_fork_in_parent();
 }
 
 #[pyfunction]
 pub fn _after_fork_in_child() {
     crate::traces::ids::reseed_after_fork();
     worker::after_fork_in_child();
+    crate::middleware::ends::after_fork_in_child();
 }

@@ -302,6 +302,8 @@ fn live_workers() -> Vec<Arc<dyn Lifecycle>> {
 /// Flushes every worker; true when all finished before the deadline.
 pub fn flush_all(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
+    // Ended requests first: recording them feeds the log and span workers.
+    crate::middleware::ends::drain();
     // Every worker is asked, even after one has failed.
     live_workers()
         .iter()
@@ -313,6 +315,7 @@ pub fn flush_all(timeout: Duration) -> bool {
 
 pub fn shutdown_all(timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
+    crate::middleware::ends::drain();
     live_workers()
         .iter()
         .map(|w| w.shutdown(deadline))

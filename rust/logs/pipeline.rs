@@ -1,7 +1,7 @@
 //! The configured log pipeline: the level every call checks first, and one export worker per
 //! sink. Until `configure_logs` is called, JSON lines go to stdout.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ static MIN_LEVEL: AtomicU8 = AtomicU8::new(Level::INFO.0);
 
 /// Read on every record, written only by configuration. Never held while attached to Python.
 static SINKS: RwLock<Option<Vec<LogWorker>>> = RwLock::new(None);
+/// Set once SINKS holds a pipeline; it never goes back to None.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 #[inline]
 pub fn enabled(level: Level) -> bool {
@@ -37,9 +39,25 @@ pub fn enabled(level: Level) -> bool {
 
 /// Hands the record to every sink; never blocks (a full queue drops and counts).
 pub fn dispatch(py: Python<'_>, record: LogRecord) {
+    ensure_installed(py);
+    dispatch_detached(record);
+}
+
+/// Installs the default pipeline (JSON lines to stdout) unless one is: afterwards records can
+/// be dispatched from a thread not attached to Python.
+#[inline]
+pub fn ensure_installed(py: Python<'_>) {
+    if !INSTALLED.load(Ordering::Acquire) {
+        install_default(py);
+    }
+}
+
+/// Hands the record to every sink of the installed pipeline, needing no Python: see
+/// [`ensure_installed`]. Without a pipeline the record is dropped and counted.
+pub fn dispatch_detached(record: LogRecord) {
     let record = Arc::new(record);
-    for _ in 0..2 {
-        if let Some(sinks) = SINKS.read().as_ref() {
+    match SINKS.read().as_ref() {
+        Some(sinks) => {
             // The last sink gets the record itself: the application's thread never holds the
             // last reference, so the record is freed by the writer.
             if let Some((last, others)) = sinks.split_last() {
@@ -48,9 +66,8 @@ pub fn dispatch(py: Python<'_>, record: LogRecord) {
                 }
                 last.send(record);
             }
-            return;
         }
-        install_default(py);
+        None => crate::metrics::selfmetrics::record_drop("logs", "no_pipeline"),
     }
 }
 
@@ -64,6 +81,7 @@ fn install_default(py: Python<'_>) {
     if sinks.is_none() {
         *sinks = Some(vec![start_console(Stream::Stdout, &spec, CONSOLE_QUEUE)]);
     }
+    INSTALLED.store(true, Ordering::Release);
 }
 
 /// Replaces the log pipeline; see `ferrotel.logs.configure` for the arguments.
@@ -120,6 +138,7 @@ pub fn configure_logs(
     }
     MIN_LEVEL.store(level.0, Ordering::Relaxed);
     let previous = SINKS.write().replace(sinks);
+    INSTALLED.store(true, Ordering::Release);
     if let Some(previous) = previous {
         py.detach(|| {
             let deadline = Instant::now() + HANDOVER;

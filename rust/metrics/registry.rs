@@ -151,6 +151,7 @@ impl RegistryCore {
 
     /// Renders in `format`; attaches to Python only when a Python collector needs it.
     pub fn render(&self, format: Format) -> PyResult<Vec<u8>> {
+        crate::middleware::ends::drain();
         let python = self.python_parts()?;
         let defaults = self.default_labels.read().clone();
         let mut sink = TextSink::new(format, &defaults);
@@ -159,6 +160,7 @@ impl RegistryCore {
     }
 
     pub fn snapshot(&self) -> PyResult<Vec<OwnedFamily>> {
+        crate::middleware::ends::drain();
         let python = self.python_parts()?;
         let defaults = self.default_labels.read().clone();
         let mut sink = SnapshotSink::new(&defaults);

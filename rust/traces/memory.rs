@@ -64,6 +64,7 @@ impl InMemorySpanExporter {
 
     /// Spans ended so far, oldest first, as dicts.
     fn get_finished_spans<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        crate::middleware::ends::drain();
         let spans: Vec<Arc<SpanData>> = self.store.spans.lock().clone();
         let list = PyList::empty(py);
         for s in spans {
@@ -73,6 +74,7 @@ impl InMemorySpanExporter {
     }
 
     fn clear(&self) {
+        crate::middleware::ends::drain();
         let removed = std::mem::take(&mut *self.store.spans.lock());
         drop(removed);
     }

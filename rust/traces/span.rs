@@ -227,29 +227,13 @@ impl PySpan {
     }
 
     fn finish(&self, r: Recording, end_ns: u64) {
-        let data = SpanData {
-            trace_id: self.ctx.trace_id,
-            span_id: self.ctx.span_id,
-            parent_span_id: r.parent_span_id,
-            parent_is_remote: r.parent_is_remote,
-            trace_state: self.ctx.trace_state.clone(),
-            flags: self.ctx.flags,
-            name: r.name,
-            kind: r.kind,
-            start_ns: r.start_ns,
-            end_ns: end_ns.max(r.start_ns),
-            attributes: r.attributes,
-            events: r.events,
-            links: r.links,
-            status: r.status,
-            status_message: r.status_message,
-            dropped_attributes: r.dropped_attributes,
-            dropped_events: r.dropped_events,
-            dropped_links: r.dropped_links,
-            scope: r.scope,
-            resource: r.pipeline.resource.clone(),
-        };
-        r.pipeline.on_end(Arc::new(data));
+        finish_recording(&self.ctx, r, end_ns);
+    }
+
+    /// Ends the span's recording without exporting it: the caller hands it to
+    /// [`finish_recording`], perhaps on another thread. The span is no longer recording.
+    pub fn take_recording(&self) -> Option<Box<Recording>> {
+        self.state.lock().recording.take()
     }
 
     fn link(&self, context: &Bound<'_, PyAny>, attributes: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
@@ -613,4 +597,31 @@ impl Ready {
     fn __next__(&self, py: Python<'_>) -> PyResult<()> {
         Err(PyStopIteration::new_err((self.value.clone_ref(py),)))
     }
+}
+
+/// Exports an ended span: its identity from `ctx`, the rest from its recording.
+pub fn finish_recording(ctx: &SpanContext, r: Recording, end_ns: u64) {
+    let data = SpanData {
+        trace_id: ctx.trace_id,
+        span_id: ctx.span_id,
+        parent_span_id: r.parent_span_id,
+        parent_is_remote: r.parent_is_remote,
+        trace_state: ctx.trace_state.clone(),
+        flags: ctx.flags,
+        name: r.name,
+        kind: r.kind,
+        start_ns: r.start_ns,
+        end_ns: end_ns.max(r.start_ns),
+        attributes: r.attributes,
+        events: r.events,
+        links: r.links,
+        status: r.status,
+        status_message: r.status_message,
+        dropped_attributes: r.dropped_attributes,
+        dropped_events: r.dropped_events,
+        dropped_links: r.dropped_links,
+        scope: r.scope,
+        resource: r.pipeline.resource.clone(),
+    };
+    r.pipeline.on_end(Arc::new(data));
 }

@@ -1,0 +1,138 @@
+"""A finished request is recorded off the application's thread (metrics, log line, span), and
+whatever reads that telemetry first sees every request: a collect, a scrape render, the
+in-memory span exporter, ``ferrotel.flush()``. No request is lost when the queue is full, and a
+forked child starts from its parent's counts and records its own."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ferrotel
+import pytest
+from ferrotel.middleware import WSGIMiddleware
+from ferrotel.tracing import InMemorySpanExporter, configure
+
+
+@pytest.fixture
+def log_file(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "requests.log"
+    ferrotel.logs.configure(console=False, file=str(path))
+    yield path
+    ferrotel.logs.configure(console=False)
+
+
+@pytest.fixture
+def spans(log_file: Path) -> Iterator[InMemorySpanExporter]:
+    memory = InMemorySpanExporter()
+    configure(service_name="ends-test", exporters=[memory])
+    yield memory
+    configure(exporters=[])
+
+
+def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("content-type", "text/plain")])
+    return [b"hi"]
+
+
+def serve(app: Any, count: int, path: str = "/x") -> None:
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        return None
+
+    for _ in range(count):
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "ferrotel.route": path,
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": io.StringIO(),
+        }
+        body = app(environ, start_response)
+        for _chunk in body:
+            pass
+        body.close()
+
+
+def total(registry: ferrotel.Registry, path: str = "/x") -> float | None:
+    return registry.get_sample_value("http_requests_total", {"method": "GET", "path": path, "status": "200"})
+
+
+def http_drops() -> float:
+    return sum(
+        s.value
+        for m in ferrotel.REGISTRY.collect()
+        if m.name == "ferrotel_dropped"
+        for s in m.samples
+        if s.name.endswith("_total") and s.labels.get("signal") in ("http", "logs", "traces")
+    )
+
+
+def thread_names() -> set[str]:
+    return {Path(f"/proc/self/task/{t}/comm").read_text().strip() for t in os.listdir("/proc/self/task")}
+
+
+def test_every_read_sees_every_ended_request(spans: InMemorySpanExporter, log_file: Path) -> None:
+    registry = ferrotel.Registry()
+    app = WSGIMiddleware(hello, registry=registry)
+    serve(app, 3)
+    # Read at once, without waiting for the recording thread: each read takes what is queued.
+    assert total(registry) == 3
+    assert len([s for s in spans.get_finished_spans() if s["name"] == "GET /x"]) == 3
+    serve(app, 2)
+    text = registry.render()[0].decode()
+    assert 'http_requests_total{method="GET",path="/x",status="200"} 5.0' in text
+    assert registry.get_sample_value("http_requests_in_flight") == 0
+    assert ferrotel.flush(10)
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert len([line for line in lines if line["message"] == "request"]) == 5
+    if os.path.isdir("/proc/self/task"):
+        assert "ferrotel-http" in thread_names()
+
+
+def test_no_request_is_lost_past_the_queue(spans: InMemorySpanExporter) -> None:
+    registry = ferrotel.Registry()
+    app = WSGIMiddleware(hello, registry=registry)
+    drops = http_drops()
+    # More than the queue holds (8,192), faster than the thread's 10 ms turns take them.
+    count = 20_000
+    serve(app, count)
+    assert total(registry) == count
+    assert registry.get_sample_value("http_request_duration_seconds_count") == count
+    assert len(spans.get_finished_spans()) == count
+    assert http_drops() == drops
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_from_its_parents_counts(spans: InMemorySpanExporter) -> None:
+    registry = ferrotel.Registry()
+    app = WSGIMiddleware(hello, registry=registry)
+    serve(app, 5)  # still queued, most likely, when the fork happens
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (runs in the child)
+        code = 1
+        try:
+            serve(app, 3)
+            code = 0 if total(registry) == 8 else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child did not exit within 30 s")
+        time.sleep(0.02)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert total(registry) == 5
+    serve(app, 1)
+    assert total(registry) == 6
