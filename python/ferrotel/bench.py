@@ -18,6 +18,7 @@ import atexit
 import importlib.util
 import itertools
 import logging
+import math
 import os
 import platform
 import sys
@@ -634,7 +635,12 @@ class Row:
 
     @property
     def ratio(self) -> float:
-        return (self.anchor_ns - self.baseline_ns) / max(self.ferrotel_ns - self.baseline_ns, 1e-9)
+        """NaN when ferrotel's side came out no slower than the bare app: the run's noise was
+        larger than what ferrotel adds, and no ratio can be read from it."""
+        added = self.ferrotel_ns - self.baseline_ns
+        if added <= 0:
+            return math.nan
+        return (self.anchor_ns - self.baseline_ns) / added
 
 
 #: Timings per setup for the cases that subtract a bare app's timing.
@@ -663,6 +669,10 @@ def _fmt_ns(ns: float) -> str:
     return f"{ns / 1e6:,.2f} ms" if ns >= 1e6 else f"{ns:,.1f} ns"
 
 
+def _fmt_ratio(ratio: float) -> str:
+    return "n/a (noise)" if math.isnan(ratio) else f"{ratio:.1f}×"
+
+
 def table(rows: list[Row]) -> str:
     lines = [
         "| signal | operation | ferrotel | anchor | anchor library | ratio |",
@@ -675,7 +685,8 @@ def table(rows: list[Row]) -> str:
             name = f"{name} (added to {_fmt_ns(r.baseline_ns)} per request)"
         library = r.case.anchor.library
         lines.append(
-            f"| {r.case.signal} | {name} | {_fmt_ns(f_ns)} | {_fmt_ns(a_ns)} | {library} | {r.ratio:.1f}× |"
+            f"| {r.case.signal} | {name} | {_fmt_ns(f_ns)} | {_fmt_ns(a_ns)} | {library}"
+            f" | {_fmt_ratio(r.ratio)} |"
         )
     return "\n".join(lines)
 
