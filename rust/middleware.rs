@@ -17,6 +17,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
+use smallvec::SmallVec;
 
 use crate::logs::context::current as log_context;
 use crate::logs::pipeline as log_pipeline;
@@ -27,7 +28,7 @@ use crate::metrics::gauge::{GaugeCore, PyGauge};
 use crate::metrics::histogram::{HistogramCore, PyHistogram};
 use crate::metrics::selfmetrics;
 use crate::traces::context;
-use crate::traces::data::{now_ns, AttrValue, Scope, SpanKind, StatusCode};
+use crate::traces::data::{now_ns, Scope, SpanKind, StatusCode};
 use crate::traces::ids;
 use crate::traces::propagation::extract_with;
 use crate::traces::span::{PySpan, Recording};
@@ -104,12 +105,32 @@ impl RequestId {
     }
 }
 
-/// The standard methods, so a request's method label is not copied for every request.
-fn known_method(method: &str) -> Option<&'static str> {
-    const KNOWN: [&str; 9] = [
-        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
-    ];
-    KNOWN.into_iter().find(|known| *known == method)
+/// `text` as one of `known` (no copy), else copied.
+fn known_or_owned(text: &str, known: &[&'static str]) -> Cow<'static, str> {
+    match known.iter().find(|k| **k == text) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(text.to_owned()),
+    }
+}
+
+const METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+];
+const SCHEMES: [&str; 2] = ["http", "https"];
+
+/// Text held inline up to 64 bytes (a request's path, usually), so it needs no allocation.
+#[derive(Clone)]
+pub struct InlineStr(SmallVec<[u8; 64]>);
+
+impl InlineStr {
+    fn new(text: &str) -> Self {
+        Self(SmallVec::from_slice(text.as_bytes()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // SAFETY: only ever made from a &str.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    }
 }
 
 fn request_id(given: Option<String>) -> RequestId {
@@ -164,39 +185,31 @@ impl Recorder {
         template
     }
 
+    /// Starts a request. Nothing here allocates in the common case (a standard method, a path
+    /// of up to 64 bytes, no caller's request id) but the span's recording: a block this thread
+    /// allocates was most likely freed by an exporter thread, and costs a cache miss.
     fn start(
         self: &Arc<Self>,
         py: Python<'_>,
-        method: String,
-        path: String,
-        scheme: String,
+        method: Cow<'static, str>,
+        path: &str,
+        scheme: Cow<'static, str>,
         header: impl Fn(&str) -> Option<String>,
     ) -> PyResult<Request> {
         let parent = extract_with(&header);
         let request_id = request_id(header("x-request-id"));
         let (ctx, pipeline) = sample_child(parent.as_ref());
-        let method_label = match known_method(&method) {
-            Some(known) => Cow::Borrowed(known),
-            None => Cow::Owned(method.clone()),
-        };
+        let start_ns = now_ns();
+        // Named, and given its attributes, when the request ends (off this thread).
         let recording = pipeline.map(|pipeline| {
-            // Named when the request ends, once the route is known.
-            let mut r = Recording::new(
+            Recording::new(
                 String::new(),
                 SpanKind::Server,
                 parent.as_ref(),
-                now_ns(),
+                start_ns,
                 self.scope.clone(),
                 pipeline,
-            );
-            // Room for the two set when the request ends.
-            r.attributes.reserve_exact(5);
-            r.attributes.extend([
-                ("http.request.method".into(), AttrValue::Str(method)),
-                ("url.path".into(), AttrValue::Str(path)),
-                ("url.scheme".into(), AttrValue::Str(scheme)),
-            ]);
-            r
+            )
         });
         let trace_id = ids::TraceHex::new(ctx.trace_id);
         let span = Bound::new(py, PySpan::new(ctx, recording))?;
@@ -204,11 +217,14 @@ impl Recorder {
         self.in_flight.add(1.0);
         Ok(Request {
             recorder: self.clone(),
-            method: method_label,
+            method,
+            path: InlineStr::new(path),
+            scheme,
             request_id,
             trace_id,
             span: span.unbind(),
             token: Mutex::new(Some(token.unbind())),
+            start_ns,
             started: Instant::now(),
             status: AtomicU16::new(500),
             finished: AtomicBool::new(false),
@@ -298,11 +314,11 @@ impl PyHttpTelemetry {
                 })
                 .unwrap_or_else(|| default.to_owned())
         };
-        let method = text(intern!(py, "method"), "GET");
+        let method = known_or_owned(&text(intern!(py, "method"), "GET"), &METHODS);
         let path = text(intern!(py, "path"), "");
-        let scheme = text(intern!(py, "scheme"), "http");
+        let scheme = known_or_owned(&text(intern!(py, "scheme"), "http"), &SCHEMES);
         let headers = asgi_headers(scope.get_item(intern!(py, "headers")).ok().flatten());
-        let started = self.recorder.start(py, method, path, scheme, |name| {
+        let started = self.recorder.start(py, method, &path, scheme, |name| {
             headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         });
         let mut request = unrecorded(py, started)?;
@@ -330,12 +346,24 @@ impl PyHttpTelemetry {
                     .and_then(|s| s.to_str().ok().map(str::to_owned))
             })
         };
-        let path = text(intern!(py, "PATH_INFO")).unwrap_or_default();
-        if this.excluded.contains(&path) {
+        // Read in place: the environ holds these strs while the request starts.
+        let field = |key: &Bound<'py, PyString>| -> Option<Bound<'py, PyString>> {
+            env.get_item(key)
+                .ok()
+                .flatten()
+                .and_then(|v| v.cast_into::<PyString>().ok())
+        };
+        let path_str = field(intern!(py, "PATH_INFO"));
+        let path = path_str.as_ref().and_then(|s| s.to_str().ok()).unwrap_or("");
+        if this.excluded.contains(path) {
             return app.call1((environ, start_response));
         }
-        let method = text(intern!(py, "REQUEST_METHOD")).unwrap_or_else(|| "GET".to_owned());
-        let scheme = text(intern!(py, "wsgi.url_scheme")).unwrap_or_else(|| "http".to_owned());
+        let method = field(intern!(py, "REQUEST_METHOD"))
+            .and_then(|s| s.to_str().ok().map(|m| known_or_owned(m, &METHODS)))
+            .unwrap_or(Cow::Borrowed("GET"));
+        let scheme = field(intern!(py, "wsgi.url_scheme"))
+            .and_then(|s| s.to_str().ok().map(|m| known_or_owned(m, &SCHEMES)))
+            .unwrap_or(Cow::Borrowed("http"));
         let started = this.recorder.start(py, method, path, scheme, |name| {
             let key = match name {
                 "traceparent" => intern!(py, "HTTP_TRACEPARENT"),
@@ -539,6 +567,10 @@ fn asgi_headers(headers: Option<Bound<'_, PyAny>>) -> Vec<(String, String)> {
 pub struct Request {
     recorder: Arc<Recorder>,
     method: Cow<'static, str>,
+    path: InlineStr,
+    scheme: Cow<'static, str>,
+    /// The span's start, wall clock: its end is this plus the monotonic duration.
+    start_ns: u64,
     request_id: RequestId,
     trace_id: ids::TraceHex,
     span: Py<PySpan>,
@@ -600,9 +632,11 @@ impl Request {
         if self.finished.swap(true, Ordering::AcqRel) {
             return;
         }
-        let duration = self.started.elapsed().as_secs_f64();
-        // One wall-clock reading for the span's end, the exemplar and the log line.
-        let end_ns = now_ns();
+        // One clock reading: the duration, and the span's end (also the exemplar's and the log
+        // line's time) as its start plus that duration.
+        let elapsed = self.started.elapsed();
+        let duration = elapsed.as_secs_f64();
+        let end_ns = self.start_ns.saturating_add(elapsed.as_nanos() as u64);
         let span = self.span.get();
         let log_context = self
             .recorder
@@ -617,6 +651,8 @@ impl Request {
         ends::submit(ends::Ended {
             recorder: self.recorder.clone(),
             method: self.method.clone(),
+            path: self.path.clone(),
+            scheme: self.scheme.clone(),
             template,
             status: self.status.load(Ordering::Relaxed),
             duration,

@@ -276,6 +276,10 @@ def test_request_metrics_span_headers_and_log_line(
     assert first["parent_span_id"] == CALLER_SPAN
     assert first["attributes"]["http.route"] == template
     assert first["attributes"]["http.response.status_code"] == 200
+    assert first["attributes"]["http.request.method"] == "GET"
+    assert first["attributes"]["url.path"] == "/songs/42"
+    assert first["attributes"]["url.scheme"] == "http"
+    assert first["end_time"] >= first["start_time"]
     assert response.headers["x-trace-id"] == CALLER_TRACE
     assert response.headers["x-request-id"] == "req-1"
     assert finished[1]["parent_span_id"] is None

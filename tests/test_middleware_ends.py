@@ -41,16 +41,16 @@ def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [b"hi"]
 
 
-def serve(app: Any, count: int, path: str = "/x") -> None:
+def serve(app: Any, count: int, path: str = "/x", method: str = "GET", scheme: str = "http") -> None:
     def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
         return None
 
     for _ in range(count):
         environ = {
-            "REQUEST_METHOD": "GET",
+            "REQUEST_METHOD": method,
             "PATH_INFO": path,
             "ferrotel.route": path,
-            "wsgi.url_scheme": "http",
+            "wsgi.url_scheme": scheme,
             "wsgi.input": io.BytesIO(b""),
             "wsgi.errors": io.StringIO(),
         }
@@ -136,3 +136,39 @@ def test_a_forked_child_starts_from_its_parents_counts(spans: InMemorySpanExport
     assert total(registry) == 5
     serve(app, 1)
     assert total(registry) == 6
+
+
+def test_reconfiguring_sends_ended_requests_to_the_pipelines_of_their_time(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.log", tmp_path / "second.log"
+    memory = InMemorySpanExporter()
+    ferrotel.logs.configure(console=False, file=str(first))
+    configure(service_name="ends-test", exporters=[memory])
+    try:
+        app = WSGIMiddleware(hello, registry=ferrotel.Registry())
+        serve(app, 4)
+        configure(service_name="ends-test", exporters=[])
+        ferrotel.logs.configure(console=False, file=str(second))
+        assert ferrotel.flush(10)
+        assert len(memory.get_finished_spans()) == 4
+        requests = [json.loads(line) for line in first.read_text().splitlines()]
+        assert len([line for line in requests if line["message"] == "request"]) == 4
+        assert not second.exists() or "request" not in second.read_text()
+    finally:
+        ferrotel.logs.configure(console=False)
+
+
+def test_long_paths_and_other_methods_and_schemes_are_recorded_whole(spans: InMemorySpanExporter) -> None:
+    registry = ferrotel.Registry()
+    app = WSGIMiddleware(hello, registry=registry)
+    long_path = "/" + "é/" * 40 + "end"  # past what is held inline, and not ASCII
+    serve(app, 1, path=long_path, method="PROPFIND", scheme="wss")
+    serve(app, 1, path="/short", method="GET", scheme="https")
+    first, second = spans.get_finished_spans()
+    assert first["name"] == f"PROPFIND {long_path}"
+    assert first["attributes"]["url.path"] == long_path
+    assert first["attributes"]["http.request.method"] == "PROPFIND"
+    assert first["attributes"]["url.scheme"] == "wss"
+    assert second["attributes"]["url.scheme"] == "https"
+    assert second["attributes"]["url.path"] == "/short"
+    labels = {"method": "PROPFIND", "path": long_path, "status": "200"}
+    assert registry.get_sample_value("http_requests_total", labels) == 1

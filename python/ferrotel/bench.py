@@ -644,7 +644,7 @@ class Row:
 
 
 #: Timings per setup for the cases that subtract a bare app's timing.
-ADDED_TIMINGS = 3
+ADDED_TIMINGS = 5
 
 
 def run(cases: list[Case], repeat: int = 7) -> list[Row]:
@@ -654,7 +654,7 @@ def run(cases: list[Case], repeat: int = 7) -> list[Row]:
         f_times, a_times, b_times = [], [], []
         # A cost added to an app is the difference of two timings of the app (~40 µs a request
         # for Flask), a few µs out of it: a stray slow or fast best of the bare app moves it by
-        # as much. So these take twice the repeats, each the best of three timings of one setup.
+        # as much. So these take twice the repeats, each the best of five timings of one setup.
         rounds, inner = (repeat * 2, ADDED_TIMINGS) if case.baseline is not None else (repeat, 1)
         for _ in range(rounds):
             f_times.append(time_side(case.ferrotel, case.number, inner) / case.per_stmt)

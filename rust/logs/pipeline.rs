@@ -137,6 +137,8 @@ pub fn configure_logs(
         sinks.push(otlp.start(&spec));
     }
     MIN_LEVEL.store(level.0, Ordering::Relaxed);
+    // The log lines of requests that ended before this call go to the sinks of their time.
+    crate::middleware::ends::drain();
     let previous = SINKS.write().replace(sinks);
     INSTALLED.store(true, Ordering::Release);
     if let Some(previous) = previous {

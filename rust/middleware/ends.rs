@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use parking_lot::Mutex;
 
-use super::{Recorder, RequestId};
+use super::{InlineStr, Recorder, RequestId};
 use crate::logs::pipeline as log_pipeline;
 use crate::logs::record::{Level, LogRecord, SharedFields, Value};
 use crate::traces::data::{AttrValue, StatusCode};
@@ -33,6 +33,8 @@ const DRAIN_WAIT: Duration = Duration::from_secs(1);
 pub struct Ended {
     pub recorder: Arc<Recorder>,
     pub method: Cow<'static, str>,
+    pub path: InlineStr,
+    pub scheme: Cow<'static, str>,
     pub template: Arc<str>,
     pub status: u16,
     pub duration: f64,
@@ -94,6 +96,9 @@ impl Ended {
             name.push_str(template);
             r.name = name;
             r.attributes.extend([
+                ("http.request.method".into(), AttrValue::Str(self.method.into_owned())),
+                ("url.path".into(), AttrValue::Str(self.path.as_str().to_owned())),
+                ("url.scheme".into(), AttrValue::Str(self.scheme.into_owned())),
                 ("http.route".into(), AttrValue::Str(template.to_owned())),
                 ("http.response.status_code".into(), AttrValue::Int(status.into())),
             ]);

@@ -110,6 +110,8 @@ pub fn configure_tracing(
             None => stores.push(exporter.cast::<InMemorySpanExporter>()?.get().store.clone()),
         }
     }
+    // Requests that ended under the old pipeline are exported by it, before it is replaced.
+    crate::middleware::ends::drain();
     pipeline::install(Pipeline {
         resource: Arc::new(Resource { attributes }),
         sampler,
