@@ -1,8 +1,9 @@
 //! A finished request leaves the application's thread as plain data: its counter, latency
 //! histogram and exemplar, log line and span are recorded on ferrotel's
 //! `ferrotel-http` thread. Whatever reads them first takes what is still queued (`drain`): a
-//! scrape, `Registry.collect()`, `ferrotel.flush()`, the in-memory span exporter. When the queue
-//! is full, or the thread cannot run, the request is recorded on the caller's thread: never lost.
+//! scrape, `Registry.collect()`, `ferrotel.flush()`, the in-memory span exporter, a tracing or
+//! logging reconfiguration, a fork. When the queue is full, or the thread cannot run, the
+//! request is recorded on the caller's thread: never lost.
 
 use std::borrow::Cow;
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, Ordering};
