@@ -294,16 +294,24 @@ pub fn before_fork() {
 
 /// The child has no recording thread, and the requests still queued are the parent's.
 pub fn after_fork_in_child() {
-    // SAFETY: before_fork() locked it in this thread and forgot the guard; this is the matching
-    // unlock. The parent's queue (and the lock on its thread handle) is left behind, unused.
-    unsafe { RECORDING.force_unlock() };
+    // The parent's queue (and the lock on its thread handle) is left behind, unused.
+    if RECORDING.is_locked() {
+        // SAFETY: before_fork() locked it in this thread and forgot the guard; this is the
+        // matching unlock (the child has no other thread).
+        unsafe { RECORDING.force_unlock() };
+    }
     new_queue(true);
 }
 
 pub fn after_fork_in_parent() {
-    // SAFETY: before_fork() locked both in this thread and forgot the guards.
+    // SAFETY: before_fork() locked both in this thread and forgot the guards; no other thread
+    // takes them while they are held, so a held lock here is that one.
     unsafe {
-        queue().thread.force_unlock();
-        RECORDING.force_unlock();
+        if queue().thread.is_locked() {
+            queue().thread.force_unlock();
+        }
+        if RECORDING.is_locked() {
+            RECORDING.force_unlock();
+        }
     }
 }
