@@ -106,7 +106,7 @@ def test_no_request_is_lost_past_the_queue(spans: InMemorySpanExporter) -> None:
     registry = ferrotel.Registry()
     app = WSGIMiddleware(hello, registry=registry)
     drops = http_drops()
-    # More than the queue holds (8,192), faster than the thread's 10 ms turns take them.
+    # Ten times what the queue holds (2,048), faster than the thread's 10 ms turns take them.
     count = 20_000
     serve(app, count)
     assert total(registry) == count

@@ -24,32 +24,6 @@ fn message_text(message: &Bound<'_, PyAny>) -> String {
     }
 }
 
-/// A record from ferrotel itself (the HTTP middleware's request line): `span` names the span it
-/// belongs to, which need not be current.
-pub fn emit_record(
-    py: Python<'_>,
-    logger: &Arc<str>,
-    time_ns: u64,
-    level: Level,
-    message: String,
-    fields: Vec<Field>,
-    span: Option<(u128, u64)>,
-) {
-    let record = LogRecord {
-        time_ns,
-        level,
-        logger: logger.clone(),
-        message,
-        scoped: context::current(py),
-        bound: None,
-        fields,
-        span,
-        error: None,
-        origin: None,
-    };
-    pipeline::dispatch(py, record);
-}
-
 impl PyLogger {
     fn emit(&self, py: Python<'_>, level: Level, message: String, fields: Vec<Field>, error: Option<Box<ErrorInfo>>) {
         let record = LogRecord {
