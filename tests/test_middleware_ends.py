@@ -99,6 +99,10 @@ def test_every_read_sees_every_ended_request(spans: InMemorySpanExporter, log_fi
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
     assert len([line for line in lines if line["message"] == "request"]) == 5
     if os.path.isdir("/proc/self/task"):
+        # A new thread names itself once it runs.
+        deadline = time.monotonic() + 10
+        while "ferrotel-http" not in thread_names() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert "ferrotel-http" in thread_names()
 
 
