@@ -10,30 +10,14 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import ferrotel
 import pytest
+from conftest import LogFile
 from ferrotel.middleware import WSGIMiddleware
 from ferrotel.tracing import InMemorySpanExporter, configure
-
-
-@pytest.fixture
-def log_file(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "requests.log"
-    ferrotel.logs.configure(console=False, file=str(path))
-    yield path
-    ferrotel.logs.configure(console=False)
-
-
-@pytest.fixture
-def spans(log_file: Path) -> Iterator[InMemorySpanExporter]:
-    memory = InMemorySpanExporter()
-    configure(service_name="ends-test", exporters=[memory])
-    yield memory
-    configure(exporters=[])
 
 
 def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -84,7 +68,10 @@ def thread_names() -> set[str]:
     return names
 
 
-def test_every_read_sees_every_ended_request(spans: InMemorySpanExporter, log_file: Path) -> None:
+def test_every_read_sees_every_ended_request(
+    memory_exporter: InMemorySpanExporter, log_file: LogFile
+) -> None:
+    spans = memory_exporter
     registry = ferrotel.Registry()
     app = WSGIMiddleware(hello, registry=registry)
     serve(app, 3)
@@ -95,9 +82,7 @@ def test_every_read_sees_every_ended_request(spans: InMemorySpanExporter, log_fi
     text = registry.render()[0].decode()
     assert 'http_requests_total{method="GET",path="/x",status="200"} 5.0' in text
     assert registry.get_sample_value("http_requests_in_flight") == 0
-    assert ferrotel.flush(10)
-    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
-    assert len([line for line in lines if line["message"] == "request"]) == 5
+    assert len([line for line in log_file.lines() if line["message"] == "request"]) == 5
     if os.path.isdir("/proc/self/task"):
         # A new thread names itself once it runs.
         deadline = time.monotonic() + 10
@@ -106,29 +91,25 @@ def test_every_read_sees_every_ended_request(spans: InMemorySpanExporter, log_fi
         assert "ferrotel-http" in thread_names()
 
 
-def test_no_request_is_lost_past_the_queue() -> None:
+def test_no_request_is_lost_past_the_queue(memory_exporter: InMemorySpanExporter) -> None:
     # No log sink: a log writer that falls behind 20,000 lines on a slow machine drops (and
     # counts) lines, which is not what this test is about.
     ferrotel.logs.configure(console=False)
-    spans = InMemorySpanExporter()
-    configure(service_name="ends-test", exporters=[spans])
-    try:
-        registry = ferrotel.Registry()
-        app = WSGIMiddleware(hello, registry=registry)
-        drops = http_drops()
-        # Ten times what the queue holds (2,048), faster than the thread's 10 ms turns take them.
-        count = 20_000
-        serve(app, count)
-        assert total(registry) == count
-        assert registry.get_sample_value("http_request_duration_seconds_count") == count
-        assert len(spans.get_finished_spans()) == count
-        assert http_drops() == drops
-    finally:
-        configure(exporters=[])
+    registry = ferrotel.Registry()
+    app = WSGIMiddleware(hello, registry=registry)
+    drops = http_drops()
+    # Ten times what the queue holds (2,048), faster than the thread's 10 ms turns take them.
+    count = 20_000
+    serve(app, count)
+    assert total(registry) == count
+    assert registry.get_sample_value("http_request_duration_seconds_count") == count
+    assert len(memory_exporter.get_finished_spans()) == count
+    assert http_drops() == drops
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_starts_from_its_parents_counts(spans: InMemorySpanExporter) -> None:
+@pytest.mark.usefixtures("memory_exporter")
+def test_a_forked_child_starts_from_its_parents_counts() -> None:
     registry = ferrotel.Registry()
     app = WSGIMiddleware(hello, registry=registry)
     serve(app, 5)  # still queued, most likely, when the fork happens
@@ -156,6 +137,7 @@ def test_a_forked_child_starts_from_its_parents_counts(spans: InMemorySpanExport
     assert total(registry) == 6
 
 
+@pytest.mark.usefixtures("reset_tracing")
 def test_reconfiguring_sends_ended_requests_to_the_pipelines_of_their_time(tmp_path: Path) -> None:
     first, second = tmp_path / "first.log", tmp_path / "second.log"
     memory = InMemorySpanExporter()
@@ -175,7 +157,10 @@ def test_reconfiguring_sends_ended_requests_to_the_pipelines_of_their_time(tmp_p
         ferrotel.logs.configure(console=False)
 
 
-def test_long_paths_and_other_methods_and_schemes_are_recorded_whole(spans: InMemorySpanExporter) -> None:
+def test_long_paths_and_other_methods_and_schemes_are_recorded_whole(
+    memory_exporter: InMemorySpanExporter,
+) -> None:
+    spans = memory_exporter
     registry = ferrotel.Registry()
     app = WSGIMiddleware(hello, registry=registry)
     long_path = "/" + "é/" * 40 + "end"  # past what is held inline, and not ASCII
