@@ -129,10 +129,24 @@ def tracer() -> ferrotel.Tracer:
 
 
 @pytest.fixture
-def receiver():
-    """A loopback HTTP receiver (tests/tracing_helpers.py) that records what exporters send."""
-    from tracing_helpers import Receiver
+def receiver_factory() -> Iterator[Callable[..., Any]]:
+    """``receiver_factory(default=...)`` -> a new ``helpers.LoopbackReceiver`` on 127.0.0.1 (its
+    answers a ``Response`` or a function of the request); every one is closed after the test."""
+    from helpers import LoopbackReceiver
 
-    r = Receiver()
-    yield r
-    r.close()
+    receivers: list[LoopbackReceiver] = []
+
+    def make(default: Any = None) -> LoopbackReceiver:
+        receivers.append(LoopbackReceiver(default))
+        return receivers[-1]
+
+    yield make
+    for r in receivers:
+        r.close()
+
+
+@pytest.fixture
+def receiver(receiver_factory):
+    """A loopback HTTP receiver (tests/helpers.py) that records what exporters send and answers
+    200, or what the test scripts with ``respond()``/``default``."""
+    return receiver_factory()

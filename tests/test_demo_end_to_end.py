@@ -7,13 +7,14 @@ import json
 import re
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import find_free_port, server_binary
+from helpers import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 DEMO_SECONDS = 12
@@ -25,17 +26,13 @@ def http_json(url: str) -> Any:
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"{what} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{what} was not ready within {timeout} s")
+            pytest.fail(f"{what} exited with {process.returncode}")
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+
+    wait_until(ready, timeout=timeout, interval=0.2, what=f"{what} to be ready", ignore=(OSError,))
 
 
 def stop(process: subprocess.Popen[Any]) -> None:
@@ -102,13 +99,18 @@ def test_demo_scraped_by_prometheus_and_pushed_to_the_pushgateway(tmp_path: Path
 
         # While the demo runs, Prometheus scrapes it: read the values back through its API.
         query = 'sum(http_requests_total{path="/songs/{song_id}/play",status="200"})'
-        deadline = time.monotonic() + DEMO_SECONDS + 30
-        scraped = 0.0
-        while time.monotonic() < deadline and scraped <= 0:
+
+        def scraped_requests() -> float:  # 0.0 (not yet) until the demo is scraped
             result = http_json(f"{prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query}))
             values = result["data"]["result"]
-            scraped = float(values[0]["value"][1]) if values else 0.0
-            time.sleep(0.5)
+            return float(values[0]["value"][1]) if values else 0.0
+
+        scraped = wait_until(
+            scraped_requests,
+            timeout=DEMO_SECONDS + 30,
+            interval=0.5,
+            what="Prometheus to read http_requests_total from the demo",
+        )
         assert scraped > 0, "Prometheus never read http_requests_total from the demo"
         plays = http_json(f"{prometheus_url}/api/v1/query?query=song_plays_total")["data"]["result"]
         assert {s["metric"]["genre"] for s in plays} <= {"rock", "jazz", "ambient"} and plays

@@ -3,81 +3,57 @@ exporting traces and logs, decoded by a loopback OTLP receiver."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from conftest import find_free_port
+from helpers import LoopbackReceiver, Response, wait_until
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 
-class Receiver(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.span_pids: list[int] = []
-        self.log_pids: list[int] = []
-        self.lock = threading.Lock()
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    server: Receiver
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        with self.server.lock:
-            if self.path == "/v1/traces":
-                request = ExportTraceServiceRequest.FromString(body)
-                for rs in request.resource_spans:
-                    for ss in rs.scope_spans:
-                        for span in ss.spans:
-                            for kv in span.attributes:
-                                if kv.key == "worker.pid":
-                                    self.server.span_pids.append(kv.value.int_value)
-            elif self.path == "/v1/logs":
-                logs = ExportLogsServiceRequest.FromString(body)
-                for rl in logs.resource_logs:
-                    for sl in rl.scope_logs:
-                        for record in sl.log_records:
-                            for kv in record.attributes:
-                                if kv.key == "worker_pid":
-                                    self.server.log_pids.append(kv.value.int_value)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
+def span_pids(receiver: LoopbackReceiver) -> list[int]:
+    """The ``worker.pid`` attribute of every span received on ``/v1/traces``."""
+    return [
+        kv.value.int_value
+        for r in receiver.snapshot()
+        if r.path == "/v1/traces"
+        for rs in ExportTraceServiceRequest.FromString(r.body).resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+        for kv in span.attributes
+        if kv.key == "worker.pid"
+    ]
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def log_pids(receiver: LoopbackReceiver) -> list[int]:
+    """The ``worker_pid`` attribute of every log record received on ``/v1/logs``."""
+    return [
+        kv.value.int_value
+        for r in receiver.snapshot()
+        if r.path == "/v1/logs"
+        for rl in ExportLogsServiceRequest.FromString(r.body).resource_logs
+        for sl in rl.scope_logs
+        for record in sl.log_records
+        for kv in record.attributes
+        if kv.key == "worker_pid"
+    ]
 
 
-def test_two_gunicorn_workers_export_after_the_fork(receiver: Receiver) -> None:
+def test_two_gunicorn_workers_export_after_the_fork(receiver: LoopbackReceiver) -> None:
     gunicorn = shutil.which("gunicorn") or pytest.fail("gunicorn is a test dependency")
+    receiver.default = Response(200, {"Content-Type": "application/x-protobuf"})
     port = find_free_port()
     env = {
         **os.environ,
-        "RECEIVER": f"http://127.0.0.1:{receiver.server_address[1]}",
+        "RECEIVER": receiver.base_url,
         "PYTHONPATH": str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
     server = subprocess.Popen(
@@ -87,17 +63,16 @@ def test_two_gunicorn_workers_export_after_the_fork(receiver: Receiver) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/work/0", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail(
-                        f"gunicorn did not start: {server.stderr.read().decode() if server.stderr else ''}"
-                    )
-                time.sleep(0.2)
+
+        def started() -> bool:
+            if server.poll() is not None:
+                pytest.fail(
+                    f"gunicorn did not start: {server.stderr.read().decode() if server.stderr else ''}"
+                )
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/work/0", timeout=2).read()
+            return True
+
+        wait_until(started, timeout=30, interval=0.2, what="gunicorn to start", ignore=(OSError,))
 
         def hit(n: int) -> int:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/work/{n}", timeout=5) as response:
@@ -111,16 +86,14 @@ def test_two_gunicorn_workers_export_after_the_fork(receiver: Receiver) -> None:
                     break
         assert len(served_by) == 2, "the requests all went to one worker"
 
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with receiver.lock:
-                if set(receiver.span_pids) >= served_by and set(receiver.log_pids) >= served_by:
-                    break
-            time.sleep(0.2)
-        with receiver.lock:
-            assert set(receiver.span_pids) >= served_by, receiver.span_pids
-            assert set(receiver.log_pids) >= served_by, receiver.log_pids
-            assert os.getpid() not in receiver.span_pids
+        def both_workers_exported() -> bool:
+            return set(span_pids(receiver)) >= served_by and set(log_pids(receiver)) >= served_by
+
+        wait_until(both_workers_exported, timeout=20, interval=0.2, what="spans and logs from both workers")
+        spans, logs = span_pids(receiver), log_pids(receiver)
+        assert set(spans) >= served_by, spans
+        assert set(logs) >= served_by, logs
+        assert os.getpid() not in spans
     finally:
         server.terminate()
         try:

@@ -8,71 +8,59 @@ import base64
 import json
 import socket
 import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ferrotel
 import pytest
 from ferrotel.logs import ElasticsearchSink
+from helpers import LoopbackReceiver, Recorded, Response, wait_until
 
 MAX_WAIT = 30.0
 
 
-class BulkReceiver(ThreadingHTTPServer):
-    """`POST /_bulk` (NDJSON action/document pairs). `answers` scripts the next requests:
-    "503" (whole request refused), "429-half" (every other item refused with 429), "400-first"
-    (the first item rejected as unparseable); then everything is stored."""
+class BulkEndpoint:
+    """`POST /_bulk` (NDJSON action/document pairs) as Elasticsearch answers it, plugged into the
+    shared loopback receiver. The answers given script the next requests: "503" (whole request
+    refused), "429-half" (every other item refused with 429), "400-first" (the first item
+    rejected as unparseable); then everything is stored."""
 
-    daemon_threads = True
-
-    def __init__(self, answers: list[str]) -> None:
-        super().__init__(("127.0.0.1", 0), BulkHandler)
+    def __init__(self, receiver: LoopbackReceiver, answers: list[str]) -> None:
+        self.receiver = receiver
         self.answers = list(answers)
         self.documents: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        receiver.default = self.answer
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return self.receiver.base_url
 
     def wait_for(self, count: int) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + MAX_WAIT
-        while time.monotonic() < deadline:
+        def stored() -> list[dict[str, Any]]:
             with self.lock:
-                if len(self.documents) >= count:
-                    return list(self.documents)
-            time.sleep(0.02)
-        raise AssertionError(f"{len(self.documents)} documents arrived, expected {count}")
+                return list(self.documents) if len(self.documents) >= count else []
 
+        return wait_until(stored, timeout=MAX_WAIT, what=f"{count} documents")
 
-class BulkHandler(BaseHTTPRequestHandler):
-    server: BulkReceiver
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        lines = body.decode().splitlines()
+    def answer(self, request: Recorded) -> Response:
+        lines = request.body.decode().splitlines()
         pairs = [(json.loads(a), json.loads(d)) for a, d in zip(lines[::2], lines[1::2], strict=True)]
-        with self.server.lock:
-            answer = self.server.answers.pop(0) if self.server.answers else "ok"
-            self.server.requests.append(
+        with self.lock:
+            answer = self.answers.pop(0) if self.answers else "ok"
+            self.requests.append(
                 {
-                    "path": self.path,
-                    "content_type": self.headers["Content-Type"],
-                    "authorization": self.headers["Authorization"],
-                    "bytes": len(body),
+                    "path": request.path,
+                    "content_type": request.headers.get("content-type"),
+                    "authorization": request.headers.get("authorization"),
+                    "bytes": len(request.raw),
                     "actions": [a for a, _ in pairs],
                     "answer": answer,
                 }
             )
             if answer == "503":
-                self.reply(503, {"error": "unavailable"}, {"Retry-After": "1"})
-                return
+                return reply(503, {"error": "unavailable"}, {"Retry-After": "1"})
             items = []
             for i, (action, document) in enumerate(pairs):
                 ((op, meta),) = action.items()
@@ -81,37 +69,25 @@ class BulkHandler(BaseHTTPRequestHandler):
                     error = "es_rejected_execution_exception" if status == 429 else "mapper_parsing_exception"
                     items.append({op: {"_index": meta["_index"], "status": status, "error": {"type": error}}})
                 else:
-                    self.server.documents.append({"_op": op, "_index": meta["_index"], **document})
+                    self.documents.append({"_op": op, "_index": meta["_index"], **document})
                     items.append({op: {"_index": meta["_index"], "status": 201, "result": "created"}})
         errors = any(item[next(iter(item))]["status"] >= 300 for item in items)
-        self.reply(200, {"took": 1, "errors": errors, "items": items})
+        return reply(200, {"took": 1, "errors": errors, "items": items})
 
-    def reply(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+
+def reply(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(payload).encode()
+    )
 
 
 @pytest.fixture
-def bulk_receiver() -> Iterator[Any]:
-    servers: list[BulkReceiver] = []
-
-    def start(*answers: str) -> BulkReceiver:
-        server = BulkReceiver(list(answers))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return server
+def bulk_receiver(receiver_factory: Callable[..., LoopbackReceiver]) -> Iterator[Callable[..., BulkEndpoint]]:
+    def start(*answers: str) -> BulkEndpoint:
+        return BulkEndpoint(receiver_factory(), list(answers))
 
     yield start
     ferrotel.logs.configure(console=False)
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def export_failures() -> float:
@@ -203,9 +179,9 @@ def test_a_down_node_costs_the_application_nothing_but_counted_drops(log_drops):
             log.info("while elasticsearch is down", n=i)
         # Bounded: at most the queue and one batch in the exporter's hands; the rest dropped and counted.
         assert log_drops("queue_full") - queue_full >= 5_000 - 100 - 10
-        deadline = time.monotonic() + MAX_WAIT
-        while export_failures() == failures and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(
+            lambda: export_failures() > failures, timeout=MAX_WAIT, interval=0.05, what="an export failure"
+        )
         assert export_failures() > failures
     finally:
         ferrotel.logs.configure(console=False)

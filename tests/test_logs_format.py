@@ -1,65 +1,67 @@
-"""Formats: every JSON line against the ECS logging spec (shared/specs/ecs-logging-spec.json),
-`pretty`, injection of line breaks and control characters, and redaction."""
+"""Formats: every JSON line against the ECS logging spec (as tests/schemas/ecs-logging.schema.json
+writes it down), `pretty`, injection of line breaks and control characters, and redaction."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import os
 import re
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import ferrotel
-import jsonschema
 import pytest
 from ferrotel.logs import MASK_EMAILS, FileSink
+from helpers import schema_validator
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "specs" / "ecs-logging-spec.json"
-JSON_TYPES = {"string": "string", "datetime": "string", "integer": "integer", "object": "object"}
-
-
-@pytest.fixture(scope="module")
-def spec() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        message = f"the ECS logging spec is not at {SPEC_PATH} (shared/ beside the repository)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {message}", pytrace=False)
-        pytest.skip(message)
-    spec: dict[str, Any] = json.loads(SPEC_PATH.read_text())
-    return spec
+# The ECS logging spec's rules (elastic/ecs-logging spec/spec.json) as a JSON Schema of our own.
+ECS_SCHEMA = "ecs-logging.schema.json"
 
 
-def spec_schema(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec file is ECS's own format, not JSON Schema: its required fields and types, as one."""
-    fields = spec["fields"]
-    return {
-        "type": "object",
-        "required": [name for name, field in fields.items() if field["required"]],
-        "properties": {name: {"type": JSON_TYPES[field["type"]]} for name, field in fields.items()},
-    }
+@functools.cache
+def ecs_validator() -> Any:
+    return schema_validator(ECS_SCHEMA)
 
 
-def assert_ecs(line: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """One JSON line against every rule of the spec: required fields, types, field order, and
-    dotted top-level names (never nested objects) for `top_level_field` fields."""
+def assert_ecs(line: str) -> dict[str, Any]:
+    """One JSON line against every rule of the spec: required fields, types, dotted top-level
+    names (never nested objects) for `top_level_field` fields (all in the schema), timestamps
+    that Python reads back, and the field order (the schema's `x-field-order`)."""
+    validator = ecs_validator()
+    schema = validator.schema
     record: dict[str, Any] = json.loads(line)
-    jsonschema.validate(record, spec_schema(spec))
-    fields = spec["fields"]
-    for name, field in fields.items():
-        if field["type"] == "datetime" and name in record:
+    errors = sorted(validator.iter_errors(record), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+    for name, field in schema["properties"].items():
+        if field.get("format") == "date-time" and name in record:
             assert record[name].endswith("Z"), record[name]
             datetime.fromisoformat(record[name])
-        if field.get("top_level_field"):
-            assert name.split(".")[0] not in record, f"{name} must not be a nested object"
-    order = sorted((field["index"], name) for name, field in fields.items() if "index" in field)
-    present = [name for _, name in order if name in record]
+    present = [name for name in schema["x-field-order"] if name in record]
     assert list(record)[: len(present)] == present
     return record
 
 
-def test_every_kind_of_record_validates_against_the_ecs_logging_spec(log_file, spec):
+def test_the_ecs_schema_rejects_what_it_should():
+    """The checks are live: each rule of the spec turns a valid line into an invalid one."""
+    valid = {"@timestamp": "2024-05-01T12:00:00.123456Z", "log.level": "info", "message": "m"}
+    valid |= {"ecs.version": "8.11.0", "labels": {"team": "music"}, "log.origin.file.line": 3}
+    assert_ecs(json.dumps(valid))
+    invalid = [
+        {k: v for k, v in valid.items() if k != "ecs.version"},  # required
+        valid | {"@timestamp": "2024-05-01T12:00:00+02:00"},  # UTC, with a Z
+        valid | {"@timestamp": "2024-13-01T12:00:00Z"},  # a real date-time
+        valid | {"log.origin.file.line": "3"},  # types
+        valid | {"log": {"level": "info"}},  # top_level_field: never a nested object
+        valid | {"labels": {"team.name": "music"}},  # labels keys are sanitized
+        {"log.level": "info", **valid},  # field order
+    ]
+    for record in invalid:
+        with pytest.raises(AssertionError):
+            assert_ecs(json.dumps(record))
+
+
+def test_every_kind_of_record_validates_against_the_ecs_logging_spec(log_file):
     log = ferrotel.get_logger("music.users")
     log.info("plain")
     log.debug("with context", user_id=42, path="/songs", ratio=0.5, tags=["a"], meta={"k": None})
@@ -82,17 +84,17 @@ def test_every_kind_of_record_validates_against_the_ecs_logging_spec(log_file, s
             log.info("in a span")
     lines = log_file.text().splitlines()
     assert len(lines) == 7 if hasattr(ferrotel, "get_tracer") else 6
-    records = [assert_ecs(line, spec) for line in lines]
+    records = [assert_ecs(line) for line in lines]
     failed = records[3]
     assert failed["error.type"] == "ValueError" and failed["error.message"] == "bad input"
     assert records[5]["log.origin.file.line"] > 0 and records[5]["error.type"] == "ValueError"
     assert all(r["ecs.version"] == "8.11.0" for r in records)
 
 
-def test_a_context_key_spelled_like_an_ecs_field_cannot_overwrite_it(log_file, spec):
+def test_a_context_key_spelled_like_an_ecs_field_cannot_overwrite_it(log_file):
     ferrotel.get_logger("x").bind(**{"log.level": "fake", "@timestamp": "never"}).error("real")
     (line,) = log_file.text().splitlines()
-    record = assert_ecs(line, spec)
+    record = assert_ecs(line)
     assert record["log.level"] == "error"
     assert record["context.log.level"] == "fake" and record["context.@timestamp"] == "never"
 
@@ -106,7 +108,7 @@ INJECTIONS = [
 ]
 
 
-def test_json_lines_cannot_be_split_or_forged(log_file, spec):
+def test_json_lines_cannot_be_split_or_forged(log_file):
     log = ferrotel.get_logger("x")
     for text in INJECTIONS:
         log.info(text, value=text, **{text: "as a key"})
@@ -114,7 +116,7 @@ def test_json_lines_cannot_be_split_or_forged(log_file, spec):
     lines = raw.decode().splitlines()  # splitlines() breaks on \u2028, \x85 and friends too
     assert len(lines) == len(INJECTIONS)
     for line, text in zip(lines, INJECTIONS, strict=True):
-        record = assert_ecs(line, spec)
+        record = assert_ecs(line)
         assert record["message"] == record["value"] == text
         assert record[text] == "as a key"
         assert all(ord(c) >= 0x20 and c not in "\x7f\x85\u2028\u2029" for c in line)

@@ -3,70 +3,49 @@ opentelemetry-proto classes."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import ferrotel
 import pytest
 from ferrotel.logs import OtlpLogSink
+from helpers import LoopbackReceiver, Recorded, Response, wait_until
 
 logs_service = pytest.importorskip("opentelemetry.proto.collector.logs.v1.logs_service_pb2")
 
 
-class Collector(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), CollectorHandler)
-        self.requests: list[tuple[dict[str, str], Any]] = []
-
-    def wait_for_records(self, count: int) -> list[Any]:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            records = [
-                (resource_logs, scope_logs, record)
-                for _, request in list(self.requests)
-                for resource_logs in request.resource_logs
-                for scope_logs in resource_logs.scope_logs
-                for record in scope_logs.log_records
-            ]
-            if len(records) >= count:
-                return records
-            time.sleep(0.02)
-        raise AssertionError("the OTLP records did not arrive")
+def otlp_logs_answer(request: Recorded) -> Response:
+    """What an OTLP/HTTP collector answers to a valid `/v1/logs` export (full success)."""
+    logs_service.ExportLogsServiceRequest.FromString(request.body)  # a 500 if it does not parse
+    body = logs_service.ExportLogsServiceResponse().SerializeToString()
+    return Response(200, {"Content-Type": "application/x-protobuf"}, body)
 
 
-class CollectorHandler(BaseHTTPRequestHandler):
-    server: Collector
+def decoded(collector: LoopbackReceiver) -> list[Any]:
+    return [logs_service.ExportLogsServiceRequest.FromString(r.body) for r in collector.accepted()]
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        request = logs_service.ExportLogsServiceRequest()
-        request.ParseFromString(body)
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        self.server.requests.append(({"path": self.path, **headers}, request))
-        answer = logs_service.ExportLogsServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+def wait_for_records(collector: LoopbackReceiver, count: int) -> list[Any]:
+    """(resource_logs, scope_logs, record) for every record received, once there are ``count``."""
+
+    def records() -> list[Any]:
+        found = [
+            (resource_logs, scope_logs, record)
+            for request in decoded(collector)
+            for resource_logs in request.resource_logs
+            for scope_logs in resource_logs.scope_logs
+            for record in scope_logs.log_records
+        ]
+        return found if len(found) >= count else []
+
+    return wait_until(records, timeout=30, what=f"{count} OTLP log records")
 
 
 @pytest.fixture
-def collector() -> Iterator[Collector]:
-    server = Collector()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
+def collector(receiver: LoopbackReceiver) -> Iterator[LoopbackReceiver]:
+    receiver.default = otlp_logs_answer
+    yield receiver
     ferrotel.logs.configure(console=False)
-    server.shutdown()
-    server.server_close()
 
 
 def attributes(kvs: Any) -> dict[str, Any]:
@@ -82,7 +61,7 @@ def attributes(kvs: Any) -> dict[str, Any]:
 
 
 def test_records_arrive_as_otlp_logs(collector):
-    url = f"http://127.0.0.1:{collector.server_address[1]}/v1/logs"
+    url = collector.url("/v1/logs")
     sink = OtlpLogSink(url, headers={"x-team": "music"}, flush_interval=0.1)
     ferrotel.logs.configure(otlp=sink, service="music-api", environment="prod", version="3", hostname="web-1")
     log = ferrotel.get_logger("users")
@@ -91,10 +70,10 @@ def test_records_arrive_as_otlp_logs(collector):
         raise ValueError("bad")
     except ValueError:
         ferrotel.get_logger("billing").exception("failed")
-    (resource_logs, scope_logs, warning), (_, billing_scope, error) = collector.wait_for_records(2)
-    headers, _ = collector.requests[0]
-    assert headers["path"] == "/v1/logs" and headers["content-type"] == "application/x-protobuf"
-    assert headers["x-team"] == "music"
+    (resource_logs, scope_logs, warning), (_, billing_scope, error) = wait_for_records(collector, 2)
+    first = collector.snapshot()[0]
+    assert first.path == "/v1/logs" and first.headers["content-type"] == "application/x-protobuf"
+    assert first.headers["x-team"] == "music"
     assert attributes(resource_logs.resource.attributes) == {
         "service.name": "music-api",
         "service.version": "3",
@@ -120,11 +99,11 @@ def test_records_arrive_as_otlp_logs(collector):
 
 @pytest.mark.skipif(not hasattr(ferrotel, "get_tracer"), reason="tracing not merged yet")
 def test_otlp_records_carry_the_span_ids(collector):
-    url = f"http://127.0.0.1:{collector.server_address[1]}/v1/logs"
+    url = collector.url("/v1/logs")
     ferrotel.logs.configure(otlp=OtlpLogSink(url, flush_interval=0.1))
     with ferrotel.get_tracer("t").span("op") as span:
         ferrotel.get_logger("x").info("in a span")
-    ((_, _, record),) = collector.wait_for_records(1)
+    ((_, _, record),) = wait_for_records(collector, 1)
     assert record.trace_id.hex() == span.context.trace_id
     assert record.span_id.hex() == span.context.span_id
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import pytest
 from conftest import LogFile
 from ferrotel.middleware import WSGIMiddleware
 from ferrotel.tracing import InMemorySpanExporter, configure
+from helpers import reap, wait_until
 
 
 def hello(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -85,9 +84,7 @@ def test_every_read_sees_every_ended_request(
     assert len([line for line in log_file.lines() if line["message"] == "request"]) == 5
     if os.path.isdir("/proc/self/task"):
         # A new thread names itself once it runs.
-        deadline = time.monotonic() + 10
-        while "ferrotel-http" not in thread_names() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: "ferrotel-http" in thread_names(), what="the ferrotel-http thread's name")
         assert "ferrotel-http" in thread_names()
 
 
@@ -121,17 +118,7 @@ def test_a_forked_child_starts_from_its_parents_counts() -> None:
             code = 0 if total(registry) == 8 else 2
         finally:
             os._exit(code)
-    deadline = time.monotonic() + 30
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child did not exit within 30 s")
-        time.sleep(0.02)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert reap(pid, timeout=30) == 0
     assert total(registry) == 5
     serve(app, 1)
     assert total(registry) == 6

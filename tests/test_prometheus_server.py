@@ -18,7 +18,6 @@ import math
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import ferrotel
 import pytest
+from helpers import wait_until
 
 JOBS = ("ferrotel_openmetrics", "ferrotel_text")
 STARTUP_TIMEOUT = 60.0
@@ -60,8 +60,9 @@ class Scraped:
     deadline: float = 0.0  # time.monotonic() after which polling gives up
     recorded: tuple[float, float] = (0.0, 0.0)  # time.time() before and after recording
 
-    def poll_deadline(self) -> float:
-        return max(self.deadline, time.monotonic() + MIN_POLL)
+    def poll_timeout(self) -> float:
+        """Seconds left to poll: until the module's deadline, but never less than MIN_POLL."""
+        return max(self.deadline - time.monotonic(), MIN_POLL)
 
     def api(self, path: str, **params: str) -> Any:
         url = f"{self.base_url}{path}?{urllib.parse.urlencode(params)}"
@@ -118,21 +119,9 @@ def text_only_app(registry: ferrotel.Registry) -> Callable[..., Any]:
     return app
 
 
-def wait_until(check: Callable[[], tuple[bool, Any]], deadline: float, what: str) -> Any:
-    """Calls ``check`` until it says done or ``deadline`` (monotonic) passes; returns its last result."""
-    start = time.monotonic()
-    last: Any = None
-    while True:
-        try:
-            done, last = check()
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-            done, last = False, exc
-        if done:
-            return last
-        if time.monotonic() > deadline:
-            waited = time.monotonic() - start
-            pytest.fail(f"gave up after {waited:.0f}s waiting for {what}; last seen: {last!r}")
-        time.sleep(POLL_INTERVAL)
+def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """``wait_until`` at POLL_INTERVAL, an unreachable Prometheus API meaning "not yet"."""
+    return wait_until(check, timeout=timeout, interval=POLL_INTERVAL, what=what, ignore=(OSError,))
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -203,21 +192,23 @@ def scraped(
             base_url=f"http://127.0.0.1:{port}", log_path=log_path, process=process, recorded=recorded
         )
 
-        def ready() -> tuple[bool, Any]:
+        def ready() -> int:
             if process is not None and process.poll() is not None:
                 pytest.fail(f"prometheus exited with {process.returncode}:\n{result.log()}")
             with urllib.request.urlopen(f"{result.base_url}/-/ready", timeout=HTTP_TIMEOUT) as response:
-                return response.status == 200, response.status
+                assert response.status == 200, response.status
+                return response.status
 
-        wait_until(ready, time.monotonic() + STARTUP_TIMEOUT, "prometheus to be ready")
+        poll(ready, STARTUP_TIMEOUT, "prometheus to be ready")
         result.deadline = time.monotonic() + POLL_TIMEOUT
 
-        def scraped_once() -> tuple[bool, Any]:
+        def scraped_once() -> Any:
             up = result.api("/api/v1/query", query="up")["result"]
-            return {series["metric"]["job"] for series in up} == set(JOBS), up
+            assert {series["metric"]["job"] for series in up} == set(JOBS), up
+            return up
 
         # Both targets scraped at least once (whether successfully is for the tests to say).
-        wait_until(scraped_once, result.poll_deadline(), "both targets to be scraped")
+        poll(scraped_once, result.poll_timeout(), "both targets to be scraped")
         yield result
     finally:
         if process is not None:
@@ -239,16 +230,17 @@ def wait_for_query(
 ) -> dict[frozenset[tuple[str, str]], float]:
     """Polls until the query answers exactly ``expected`` (values compared with a tolerance)."""
 
-    def check() -> tuple[bool, Any]:
+    def check() -> dict[frozenset[tuple[str, str]], float]:
         got = scraped.query(promql)
         same = set(got) == set(expected) and all(
             math.isclose(got[k], v, rel_tol=1e-9, abs_tol=1e-12) for k, v in expected.items()
         )
-        return same, got
+        assert same, got
+        return got
 
     try:
-        return wait_until(check, scraped.poll_deadline(), f"{promql} == {expected}")  # type: ignore[no-any-return]
-    except pytest.fail.Exception:
+        return poll(check, scraped.poll_timeout(), f"{promql} == {expected}")  # type: ignore[no-any-return]
+    except AssertionError:
         # Say why, if the scrape itself is failing.
         health = [
             (t["labels"].get("job"), t["health"], t["lastError"])
@@ -290,25 +282,25 @@ def test_histogram(scraped: Scraped, job: str) -> None:
     route = labels(route="/api")
     wait_for_query(scraped, f'app_latency_seconds_count{{job="{job}"}}', {route: float(len(LATENCIES))})
     wait_for_query(scraped, f'app_latency_seconds_sum{{job="{job}"}}', {route: sum(LATENCIES)})
-    got = wait_until(
-        lambda: (len(found := scraped.query(f'app_latency_seconds_bucket{{job="{job}"}}')) == 4, found),
-        scraped.poll_deadline(),
-        "four latency buckets",
-    )
+
+    def buckets() -> dict[frozenset[tuple[str, str]], float]:
+        found = scraped.query(f'app_latency_seconds_bucket{{job="{job}"}}')
+        assert len(found) == 4, found
+        return found
+
+    got = poll(buckets, scraped.poll_timeout(), "four latency buckets")
     by_bound = {float(dict(k)["le"]): v for k, v in got.items()}
     assert {k - {("le", dict(k)["le"])} for k in got} == {route}
     expected = {b: float(sum(1 for v in LATENCIES if v <= b)) for b in (*LATENCY_BUCKETS, math.inf)}
     assert by_bound == expected
     # A PromQL computation over the buckets works: the median falls in the (0.1, 1] bucket.
-    median = wait_until(
-        lambda: (
-            len(found := scraped.query(f'histogram_quantile(0.5, app_latency_seconds_bucket{{job="{job}"}})'))
-            == 1,
-            found,
-        ),
-        scraped.poll_deadline(),
-        "the median",
-    )
+
+    def median_of_buckets() -> dict[frozenset[tuple[str, str]], float]:
+        found = scraped.query(f'histogram_quantile(0.5, app_latency_seconds_bucket{{job="{job}"}})')
+        assert len(found) == 1, found
+        return found
+
+    median = poll(median_of_buckets, scraped.poll_timeout(), "the median")
     (value,) = median.values()
     assert 0.1 < value <= 1.0
 
@@ -336,7 +328,7 @@ def test_exemplars_reach_prometheus(scraped: Scraped) -> None:
         },
     )
 
-    def check() -> tuple[bool, Any]:
+    def check() -> dict[tuple[str | None, str | None], list[tuple[Any, float, float]]]:
         now = time.time()
         data = scraped.api(
             "/api/v1/query_exemplars",
@@ -350,9 +342,10 @@ def test_exemplars_reach_prometheus(scraped: Scraped) -> None:
             ]
             for series in data
         }
-        return bool(found.get(("GET", "/"))), found
+        assert found.get(("GET", "/")), found
+        return found
 
-    found = wait_until(check, scraped.poll_deadline(), "the counter's exemplar")
+    found = poll(check, scraped.poll_timeout(), "the counter's exemplar")
     assert set(found) == {("GET", "/")}, found
     assert {(json.dumps(lbls, sort_keys=True), v) for lbls, v, _ in found[("GET", "/")]} == {
         (json.dumps({"trace_id": "trace-GET"}), 3.0)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 
 import ferrotel
 import pytest
 from conftest import find_free_port, server_binary
+from helpers import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -24,16 +24,14 @@ def gateway() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("the Pushgateway did not become ready within 30 s")
-                time.sleep(0.1)
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                pytest.fail(f"the Pushgateway exited with {process.returncode}")
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+                return response.status == 200
+
+        wait_until(ready, timeout=30, interval=0.1, what="the Pushgateway to be ready", ignore=(OSError,))
         yield url
     finally:
         process.terminate()
@@ -54,13 +52,8 @@ def gateway_samples(url: str, job: str) -> dict[tuple[str, tuple[tuple[str, str]
     return found
 
 
-def wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+def pushed_plays(url: str, labels: tuple[tuple[str, str], ...]) -> float | None:
+    return gateway_samples(url, "audotics").get(("song_plays_total", labels))
 
 
 def test_push_pushadd_and_delete(gateway: str) -> None:
@@ -90,9 +83,9 @@ def test_periodic_push_and_last_push_at_stop(gateway: str) -> None:
     pusher = ferrotel.PushGateway(gateway, "audotics", interval=0.2, registry=registry).start()
     labels = (("instance", ""), ("job", "audotics"))
     try:
-        assert wait_for(lambda: gateway_samples(gateway, "audotics").get(("song_plays_total", labels)) == 3.0)
+        assert wait_until(lambda: pushed_plays(gateway, labels) == 3.0, interval=0.05, what="3 plays pushed")
         plays.inc(2)
-        assert wait_for(lambda: gateway_samples(gateway, "audotics").get(("song_plays_total", labels)) == 5.0)
+        assert wait_until(lambda: pushed_plays(gateway, labels) == 5.0, interval=0.05, what="5 plays pushed")
     finally:
         plays.inc(10)
         assert pusher.stop() is True

@@ -10,7 +10,8 @@ import ferrotel
 import pytest
 from conftest import find_free_port
 from ferrotel import tracing
-from tracing_helpers import Counters, Response, exported_spans, zipkin_spans
+from helpers import Response
+from tracing_helpers import Counters, exported_spans, zipkin_spans
 
 pytestmark = pytest.mark.usefixtures("reset_tracing")
 

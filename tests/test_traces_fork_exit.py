@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import ferrotel
 import pytest
 from ferrotel import tracing
+from helpers import reap
 from tracing_helpers import exported_spans
 
 pytestmark = [
@@ -28,15 +27,7 @@ CHILD_TIMEOUT = 30
 
 def wait_child(pid: int) -> int:
     """The child's exit code; kills it and fails if it has not exited within CHILD_TIMEOUT."""
-    deadline = time.monotonic() + CHILD_TIMEOUT
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.02)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    pytest.fail(f"forked child {pid} did not exit within {CHILD_TIMEOUT} s")
+    return reap(pid, CHILD_TIMEOUT)
 
 
 def in_child(body) -> int:

@@ -8,6 +8,7 @@ import time
 import ferrotel
 import pytest
 from ferrotel import propagation, tracing
+from helpers import wait_until
 from opentelemetry.proto.trace.v1 import trace_pb2
 from tracing_helpers import (
     SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE,
@@ -15,7 +16,6 @@ from tracing_helpers import (
     SPAN_FLAGS_TRACE_FLAGS_MASK,
     by_name,
     exported_spans,
-    wait_until,
 )
 
 pytestmark = pytest.mark.usefixtures("reset_tracing")
@@ -242,7 +242,7 @@ def test_reconfiguring_does_not_lose_buffered_spans(receiver, tracer):
             for s in exported_spans([r])
         }
 
-    wait_until(lambda: len(arrived()) == 3)
+    wait_until(lambda: len(arrived()) == 3, what="the three spans, from both pipelines")
     assert arrived() == {
         "buffered": ("/first", "first"),
         "open-across-configure": ("/first", "first"),

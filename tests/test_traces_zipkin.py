@@ -1,5 +1,6 @@
-"""Zipkin v2 export: every span validates against zipkin2-api.yaml and follows OpenTelemetry's
-Zipkin mapping (status tags, events as annotations, microseconds, kind, parentId, service name)."""
+"""Zipkin v2 export: every payload validates against tests/schemas/zipkin2-span.schema.json
+(written from the Zipkin v2 API, zipkin2-api.yaml) and follows OpenTelemetry's Zipkin mapping
+(status tags, events as annotations, microseconds, kind, parentId, service name)."""
 
 from __future__ import annotations
 
