@@ -1,7 +1,7 @@
 """CPU time of the whole process (every thread) and wall time of the application's thread per
 Flask request, with ferrotel's WSGI middleware and without: what the bench's wall-time figure
 leaves to ferrotel's background threads (the recording of ended requests, the log writer, the
-span exporter). The two apps are the bench's own (`ferrotel.bench._flask_side`).
+span exporter). The two apps are the bench's own (`ferrotel.bench.http.flask_side`).
 
     python benches/process_cpu.py [rounds]
 """
@@ -12,14 +12,14 @@ import sys
 import time
 
 import ferrotel
-from ferrotel import bench
+from ferrotel.bench.http import flask_side
 
 REQUESTS = 2000
 
 
 def main(rounds: int) -> None:
     # The ferrotel side's setup configures its tracing and logging, so it goes last.
-    serve = {name: bench._flask_side(name).setup()["serve"] for name in ("bare", "ferrotel")}
+    serve = {name: flask_side(name).setup()["serve"] for name in ("bare", "ferrotel")}
     cpu: dict[str, list[float]] = {name: [] for name in serve}
     wall: dict[str, list[float]] = {name: [] for name in serve}
     for run in serve.values():

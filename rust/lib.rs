@@ -1,4 +1,6 @@
-//! ferrotel's native core: metrics recorded in Rust, rendered and served without the GIL.
+//! ferrotel's native core. Layers, each using only those below it (see docs/architecture.md):
+//! `runtime` (lifecycle floor) < `transport` (export plumbing) < `metrics`, `traces`, `logs`
+//! (one pipeline per signal) < `http` (the middlewares). This file only registers the module.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 /// Span and log data are built on the application's threads and freed on exporter threads;
@@ -6,45 +8,19 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-pub mod export;
+pub mod http;
 pub mod logs;
 pub mod metrics;
-pub mod middleware;
+pub mod runtime;
 pub mod traces;
-pub mod vectorcall;
+pub mod transport;
 
-use pyo3::prelude::*;
-
-/// Raises a Rust panic, so tests can check it surfaces as a Python exception.
-#[pyfunction]
-fn _debug_panic(message: &str) {
-    panic!("{message}");
-}
-
-#[pymodule]
+#[pyo3::pymodule]
 mod _core {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use super::_debug_panic;
-    #[pymodule_export]
-    use crate::export::elasticsearch::ElasticsearchSink;
-    #[pymodule_export]
-    use crate::export::files::FileSink;
-    #[pymodule_export]
-    use crate::export::lifecycle::{_after_fork_in_child, _after_fork_in_parent, _before_fork, flush, shutdown};
-    #[pymodule_export]
-    use crate::export::otlp::{_otlp_encode_rate, OtlpSpanExporterConfig};
-    #[pymodule_export]
-    use crate::export::otlp_logs::OtlpLogSink;
-    #[pymodule_export]
-    use crate::export::pushgateway::{_push_to_gateway, PyPushGateway};
-    #[pymodule_export]
-    use crate::export::server::{start_http_server, MetricsServer};
-    #[pymodule_export]
-    use crate::export::span_files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
-    #[pymodule_export]
-    use crate::export::zipkin::ZipkinExporterConfig;
+    use crate::http::{AsgiSend, PyHttpRequest, PyHttpTelemetry, WsgiExchange, WsgiMiddlewareBase};
     #[pymodule_export]
     use crate::logs::bridge::emit_stdlib_record;
     #[pymodule_export]
@@ -54,7 +30,17 @@ mod _core {
     #[pymodule_export]
     use crate::logs::pipeline::{configure_logs, log_level};
     #[pymodule_export]
+    use crate::logs::sinks::elasticsearch::ElasticsearchSink;
+    #[pymodule_export]
+    use crate::logs::sinks::files::FileSink;
+    #[pymodule_export]
+    use crate::logs::sinks::otlp::OtlpLogSink;
+    #[pymodule_export]
     use crate::metrics::counter::PyCounter;
+    #[pymodule_export]
+    use crate::metrics::export::pushgateway::{_push_to_gateway, PyPushGateway};
+    #[pymodule_export]
+    use crate::metrics::export::server::{start_http_server, MetricsServer};
     #[pymodule_export]
     use crate::metrics::gauge::PyGauge;
     #[pymodule_export]
@@ -68,13 +54,21 @@ mod _core {
     #[pymodule_export]
     use crate::metrics::timer::{ExceptionCounter, InprogressTracker, Timer};
     #[pymodule_export]
-    use crate::middleware::{AsgiSend, PyHttpRequest, PyHttpTelemetry, WsgiExchange, WsgiMiddlewareBase};
+    use crate::runtime::errors::_debug_panic;
+    #[pymodule_export]
+    use crate::runtime::lifecycle::{_after_fork_in_child, _after_fork_in_parent, _before_fork, flush, shutdown};
     #[pymodule_export]
     use crate::traces::configure::{_tracing_configured, configure_tracing};
     #[pymodule_export]
-    use crate::traces::ids::random_id;
+    use crate::traces::export::files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
     #[pymodule_export]
-    use crate::traces::memory::InMemorySpanExporter;
+    use crate::traces::export::memory::InMemorySpanExporter;
+    #[pymodule_export]
+    use crate::traces::export::otlp::OtlpSpanExporterConfig;
+    #[pymodule_export]
+    use crate::traces::export::zipkin::ZipkinExporterConfig;
+    #[pymodule_export]
+    use crate::traces::ids::random_id;
     #[pymodule_export]
     use crate::traces::propagation::{extract, extract_baggage, inject, set_propagators};
     #[pymodule_export]
@@ -88,21 +82,13 @@ mod _core {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        use crate::metrics::native::NativeFamily;
-        use crate::metrics::registry::default_registry;
-        let py = m.py();
-        let registry = default_registry(py);
-        let core = &registry.get().core;
-        core.register_native(NativeFamily::Counter(crate::metrics::selfmetrics::dropped().clone()))?;
-        core.register_native(NativeFamily::Counter(
-            crate::metrics::selfmetrics::export_failures().clone(),
-        ))?;
-        // Like prometheus_client's REGISTRY: process and Python runtime metrics included.
-        registry.get().register_process_metrics(py)?;
-        m.add("REGISTRY", registry.clone_ref(py))?;
-        m.add("PanicException", py.get_type::<pyo3::panic::PanicException>())?;
-        crate::traces::with_block::install(py)?;
-        m.add("DEFAULT_BUCKETS", crate::metrics::histogram::DEFAULT_BUCKETS.to_vec())?;
+        m.add(
+            "PanicException",
+            m.py().get_type::<crate::runtime::errors::PanicException>(),
+        )?;
+        crate::metrics::init(m)?;
+        crate::traces::init(m)?;
+        crate::http::init(m.py())?;
         Ok(())
     }
 }

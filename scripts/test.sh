@@ -27,6 +27,7 @@ echo "== ruff / mypy"
 "$PYTHON" -m ruff check python tests benches
 "$PYTHON" -m ruff format --check python tests benches
 "$PYTHON" -m mypy python/ferrotel
+"$PYTHON" -m mypy.stubtest ferrotel._core --allowlist stubtest-allowlist.txt
 
 echo "== benchmarks (each case once, as a smoke test; timings come from 'python -m ferrotel bench')"
 "$PYTHON" -m pytest benches -q -p no:cacheprovider --benchmark-disable

@@ -71,6 +71,7 @@ ENVIRONMENT = {
     "FERROTEL_LOG_FILE_MAX_FILES": "3",
     "ELASTICSEARCH_URL": "http://127.0.0.1:9200",
     "FERROTEL_ELASTICSEARCH_INDEX": "audotics-logs",
+    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
     "OTEL_TRACES_SAMPLER_ARG": "0.25",
     "FERROTEL_JAEGER_ENDPOINT": "http://127.0.0.1:4318/v1/traces",
     "OTEL_EXPORTER_ZIPKIN_ENDPOINT": "http://127.0.0.1:9411/api/v2/spans",
@@ -159,6 +160,8 @@ def test_environment_wins_over_toml(tmp_path: Path) -> None:
         ({"metrics": {"port": "ninety"}}, "metrics.port"),
         ({"tracing": {"sampling_rate": 1.5}}, "tracing.sampling_rate"),
         ({"tracing": {"sampling_rate": "half"}}, "tracing.sampling_rate"),
+        ({"tracing": {"sampler": "sometimes"}}, "tracing.sampler"),
+        ({"tracing": {"sampler": "always_on", "sampling_rate": 0.5}}, "tracing.sampling_rate"),
         (
             {"tracing": {"exporters": {"jaeger": {"endpoint": "udp://jaeger:6831"}}}},
             "tracing.exporters.jaeger.endpoint",
@@ -227,3 +230,68 @@ def test_configure_applies_every_signal(tmp_path: Path) -> None:
     assert [s["name"] for s in spans] == ["play"]
     assert spans[0]["resource"]["service.name"] == "audotics"
     assert spans[0]["resource"]["deployment.environment"] == "test"
+
+
+def test_the_environment_gives_the_sampler() -> None:
+    """OTEL_TRACES_SAMPLER (and its argument for the ratio samplers) wins over TOML's rate; the
+    argument alone means nothing, as the OpenTelemetry specification says."""
+    assert cfg.load(environ={"OTEL_TRACES_SAMPLER": "always_off"}).tracing.sampler == "always_off"
+    ratio = cfg.load(environ={"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"})
+    assert (ratio.tracing.sampler, ratio.tracing.sampling_rate) == ("traceidratio", 0.1)
+    assert cfg.load(environ={"OTEL_TRACES_SAMPLER_ARG": "0.1"}).tracing.sampling_rate is None
+    both = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "FERROTEL_SAMPLING_RATE": "0.3"}
+    assert cfg.load(environ=both).tracing == TracingConfig(sampling_rate=0.3)
+
+
+def test_an_environment_sampler_replaces_the_toml_rate(tmp_path: Path) -> None:
+    toml_file = tmp_path / "ferrotel.toml"
+    toml_file.write_text(TOML)
+    effective = cfg.load(toml_file, environ={"OTEL_TRACES_SAMPLER": "always_off"})
+    assert (effective.tracing.sampler, effective.tracing.sampling_rate) == ("always_off", None)
+    with pytest.warns(cfg._env.ConfigurationWarning, match="OTEL_TRACES_SAMPLER='often'"):
+        effective = cfg.load(toml_file, environ={"OTEL_TRACES_SAMPLER": "often"})
+    assert (effective.tracing.sampler, effective.tracing.sampling_rate) == (None, 0.25)
+
+
+def test_toml_sampler() -> None:
+    assert cfg.build({"tracing": {"sampler": "Always_Off"}}).tracing.sampler == "always_off"
+    # parentbased_traceidratio is what sampling_rate alone means
+    assert cfg.build({"tracing": {"sampler": "parentbased_traceidratio"}}).tracing == TracingConfig(
+        sampling_rate=1.0
+    )
+    assert cfg.build({"tracing": {"sampler": "traceidratio", "sampling_rate": 0.2}}).tracing == TracingConfig(
+        sampler="traceidratio", sampling_rate=0.2
+    )
+
+
+def test_the_environment_chooses_the_exporters() -> None:
+    base = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"}
+    exporters = cfg.load(environ=base).tracing.exporters
+    assert exporters == TracingExporters(otlp=Endpoint("http://collector:4318/v1/traces"))
+    exporters = cfg.load(environ={**base, "OTEL_TRACES_EXPORTER": "console,zipkin"}).tracing.exporters
+    assert exporters == TracingExporters(zipkin=Endpoint("http://localhost:9411/api/v2/spans"), console=True)
+    assert cfg.load(environ={**base, "OTEL_TRACES_EXPORTER": "none"}).tracing.exporters == TracingExporters()
+    assert not cfg.load(environ={"OTEL_SDK_DISABLED": "true"}).tracing.enabled
+
+
+def test_service_identity_from_the_resource_attributes() -> None:
+    environ = {"OTEL_RESOURCE_ATTRIBUTES": "service.name=attr,service.version=7,deployment.environment=qa"}
+    effective = cfg.load(environ=environ)
+    assert (effective.service_name, effective.service_version, effective.environment) == ("attr", "7", "qa")
+    assert cfg.load(environ={**environ, "SERVICE_NAME": "guide"}).service_name == "guide"
+
+
+def test_config_imports_logs_and_tracing_at_the_top() -> None:
+    """The environment module imports nothing of ferrotel, so config need not import lazily."""
+    import ast
+
+    from ferrotel import _env
+
+    def imports(module: object) -> list[ast.ImportFrom]:
+        tree = ast.parse(Path(module.__file__).read_text())  # type: ignore[attr-defined]
+        return [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+
+    top = [n for n in ast.parse(Path(cfg.__file__).read_text()).body if isinstance(n, ast.ImportFrom)]
+    assert {a.name for n in top if n.level == 1 and n.module is None for a in n.names} >= {"logs", "tracing"}
+    assert len(imports(cfg)) == len(top), "config imports something inside a function"
+    assert all(n.level == 0 for n in imports(_env)), "ferrotel._env imports part of ferrotel"

@@ -14,8 +14,10 @@ dataclasses, from code, from the environment, or from TOML (``ferrotel.toml``, o
     ))
 
 ``ferrotel.configure()`` with no ``Config`` reads the TOML file (when present) and then the
-environment, the environment winning. Every invalid value fails in ``configure()`` with a
-message naming the field.
+environment (read by ``ferrotel._env``, as every variable ferrotel reads), the environment
+winning. Every invalid value fails in ``configure()`` with a message naming the field; the
+``OTEL_*`` variables are the exception: as the OpenTelemetry specification says, an invalid one
+is ignored with a ``ferrotel.config.ConfigurationWarning``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
+
+from . import _env, logs, tracing
+from ._core import REGISTRY, PushGateway, start_http_server
+from ._env import ConfigurationWarning
+
+__all__ = [
+    "Config",
+    "ConfigurationWarning",
+    "ElasticsearchOutput",
+    "Endpoint",
+    "FileOutput",
+    "LogOutputs",
+    "LoggingConfig",
+    "MetricsConfig",
+    "PushGatewayConfig",
+    "TracingConfig",
+    "TracingExporters",
+    "apply",
+    "build",
+    "configure",
+    "environment_settings",
+    "load",
+    "toml_settings",
+]
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 FORMATS = ("json", "pretty")
@@ -96,8 +122,13 @@ class TracingExporters:
 class TracingConfig:
     enabled: bool = True
     service_name: str | None = None
-    sampling_rate: float = 1.0
+    #: the guide's samplingRate: that share of new traces (parentbased_traceidratio), or the
+    #: ratio of a ratio ``sampler``; unset, OTEL_TRACES_SAMPLER[_ARG] decide (default: all)
+    sampling_rate: float | None = None
     exporters: TracingExporters = field(default_factory=TracingExporters)
+    #: an OpenTelemetry sampler name: always_on, always_off, traceidratio,
+    #: parentbased_always_on, parentbased_always_off (parentbased_traceidratio is ``sampling_rate``)
+    sampler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,75 +168,9 @@ def toml_settings(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     return {}
 
 
-def _pairs(text: str, name: str) -> dict[str, str]:
-    out = {}
-    for item in filter(None, (i.strip() for i in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"{name}: {item!r} is not key=value")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The settings the environment gives, as the nested form TOML has."""
-    env = {k: v for k, v in (os.environ if environ is None else environ).items() if v.strip()}
-    out: dict[str, Any] = {}
-
-    def put(path: str, value: Any) -> None:
-        node = out
-        *parents, leaf = path.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-
-    def first(*names: str) -> str | None:
-        return next((env[n] for n in names if n in env), None)
-
-    if (v := first("OTEL_SERVICE_NAME", "SERVICE_NAME")) is not None:
-        put("service_name", v)
-    if (v := first("APP_VERSION")) is not None:
-        put("service_version", v)
-    if (v := first("ENVIRONMENT", "NODE_ENV")) is not None:
-        put("environment", v)
-    simple = {
-        "FERROTEL_METRICS_ENABLED": "metrics.enabled",
-        "FERROTEL_METRICS_PREFIX": "metrics.prefix",
-        "FERROTEL_METRICS_PORT": "metrics.port",
-        "FERROTEL_METRICS_ADDRESS": "metrics.address",
-        "FERROTEL_PUSHGATEWAY_URL": "metrics.push_gateway.url",
-        "FERROTEL_PUSHGATEWAY_JOB": "metrics.push_gateway.job_name",
-        "FERROTEL_PUSHGATEWAY_INTERVAL": "metrics.push_gateway.interval",
-        "FERROTEL_LOG_LEVEL": "logging.level",
-        "FERROTEL_LOG_FORMAT": "logging.format",
-        "FERROTEL_LOG_CONSOLE": "logging.outputs.console",
-        "FERROTEL_LOG_FILE": "logging.outputs.file.path",
-        "FERROTEL_LOG_FILE_MAX_SIZE": "logging.outputs.file.max_size",
-        "FERROTEL_LOG_FILE_MAX_FILES": "logging.outputs.file.max_files",
-        "ELASTICSEARCH_URL": "logging.outputs.elasticsearch.node",
-        "FERROTEL_ELASTICSEARCH_INDEX": "logging.outputs.elasticsearch.index",
-        "FERROTEL_TRACING_ENABLED": "tracing.enabled",
-        "FERROTEL_SAMPLING_RATE": "tracing.sampling_rate",
-        "FERROTEL_JAEGER_ENDPOINT": "tracing.exporters.jaeger.endpoint",
-        "OTEL_EXPORTER_ZIPKIN_ENDPOINT": "tracing.exporters.zipkin.endpoint",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "tracing.exporters.otlp.endpoint",
-        "FERROTEL_TRACES_FILE": "tracing.exporters.file",
-    }
-    for name, path in simple.items():
-        if name in env:
-            put(path, env[name])
-    if "FERROTEL_METRICS_DEFAULT_LABELS" in env:
-        put(
-            "metrics.default_labels",
-            _pairs(env["FERROTEL_METRICS_DEFAULT_LABELS"], "FERROTEL_METRICS_DEFAULT_LABELS"),
-        )
-    if env.get("OTEL_SDK_DISABLED", "").lower() == "true":
-        put("tracing.enabled", "false")
-    if "OTEL_TRACES_SAMPLER_ARG" in env and "FERROTEL_SAMPLING_RATE" not in env:
-        put("tracing.sampling_rate", env["OTEL_TRACES_SAMPLER_ARG"])
-    if "OTEL_EXPORTER_OTLP_ENDPOINT" in env and "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" not in env:
-        put("tracing.exporters.otlp.endpoint", env["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces")
-    return out
+    """The settings the environment gives, as the nested form TOML has (``_env.config_settings``)."""
+    return _env.config_settings(environ)
 
 
 def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -339,9 +304,22 @@ def _logging(data: Any) -> LoggingConfig:
 
 def _tracing(data: Any) -> TracingConfig:
     d = _table(data, "tracing", TracingConfig)
-    rate = _number(d.get("sampling_rate", 1.0), "tracing.sampling_rate")
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"tracing.sampling_rate: {rate!r} is not between 0 and 1")
+    rate = d.get("sampling_rate")
+    if rate is not None:
+        rate = _number(rate, "tracing.sampling_rate")
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"tracing.sampling_rate: {rate!r} is not between 0 and 1")
+    sampler = d.get("sampler")
+    if sampler is not None:
+        sampler = _str(sampler, "tracing.sampler").strip().lower()
+        if sampler not in _env.SAMPLERS:
+            raise ValueError(f"tracing.sampler: {sampler!r} is not one of {', '.join(_env.SAMPLERS)}")
+        if sampler == "parentbased_traceidratio":  # what sampling_rate alone means
+            sampler, rate = None, 1.0 if rate is None else rate
+        elif rate is not None and sampler not in _env.RATIO_SAMPLERS:
+            raise ValueError(
+                f"tracing.sampling_rate: {rate!r} is for the ratio samplers, not tracing.sampler {sampler!r}"
+            )
     x = _table(d.get("exporters", {}), "tracing.exporters", TracingExporters)
     endpoints: dict[str, Endpoint | None] = {}
     for name in ("jaeger", "zipkin", "otlp"):
@@ -360,6 +338,7 @@ def _tracing(data: Any) -> TracingConfig:
         if d.get("service_name") is None
         else _str(d["service_name"], "tracing.service_name"),
         sampling_rate=rate,
+        sampler=sampler,
         exporters=TracingExporters(
             jaeger=endpoints["jaeger"],
             zipkin=endpoints["zipkin"],
@@ -419,10 +398,9 @@ def _stop_running() -> None:
 
 
 def apply(config: Config) -> Running:
-    """Sets up all three signals from a checked ``Config``."""
-    from . import logs, tracing
-    from ._core import REGISTRY, PushGateway, start_http_server
-
+    """Sets up all three signals from a checked ``Config``. What it leaves unset (service name,
+    sampler, propagators, batching, limits; an OTLP or Zipkin exporter's headers, protocol,
+    compression and timeout) comes from the environment, through ``logs`` and ``tracing``."""
     global _running
     _stop_running()
     running = Running(config)
@@ -454,9 +432,9 @@ def apply(config: Config) -> Running:
     if x.jaeger:
         exporters.append(tracing.JaegerExporter(x.jaeger.endpoint))
     if x.otlp:
-        exporters.append(tracing.OTLPSpanExporter(x.otlp.endpoint))
+        exporters.append(tracing.otlp_exporter_from_env(x.otlp.endpoint))
     if x.zipkin:
-        exporters.append(tracing.ZipkinExporter(x.zipkin.endpoint))
+        exporters.append(tracing.zipkin_exporter_from_env(x.zipkin.endpoint))
     if x.console:
         exporters.append(tracing.ConsoleSpanExporter())
     if x.file:
@@ -467,6 +445,7 @@ def apply(config: Config) -> Running:
         service_version=config.service_version,
         environment=config.environment,
         sampling_rate=t.sampling_rate,
+        sampler=t.sampler,
         exporters=exporters,
     )
     _running = running

@@ -32,11 +32,13 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import _core
-from ._core import ElasticsearchSink, FileSink, LogContext, Logger
-from .tracing import _env, _pairs
+from . import _core, _env
+from ._core import FileSink, LogContext, Logger
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = [
     "MASK_EMAILS",
@@ -64,22 +66,37 @@ def get_logger(name: str = "root") -> Logger:
     return Logger(name)
 
 
-def OtlpLogSink(  # noqa: N802 - reads as the sink class it returns
-    endpoint: str | None = None, *, headers: Mapping[str, str] | None = None, **options: Any
-) -> _core.OtlpLogSink:
-    """OTLP/HTTP logs (protobuf) to ``endpoint``: by default OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else
-    OTEL_EXPORTER_OTLP_ENDPOINT + ``/v1/logs``, else ``http://localhost:4318/v1/logs``; headers
-    from OTEL_EXPORTER_OTLP_LOGS_HEADERS or OTEL_EXPORTER_OTLP_HEADERS. ``options``: ``gzip``,
-    ``timeout``, ``max_batch``, ``max_queue``, ``flush_interval``."""
-    if endpoint is None:
-        base = _env("OTEL_EXPORTER_OTLP_ENDPOINT")
-        endpoint = _env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") or (
-            base.rstrip("/") + "/v1/logs" if base else "http://localhost:4318/v1/logs"
+class OtlpLogSink(_core.OtlpLogSink):
+    """OTLP/HTTP logs (protobuf) to ``endpoint``: ``OtlpLogSink(endpoint=None, *, headers=None,
+    **options)``. By default the endpoint is OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, else
+    OTEL_EXPORTER_OTLP_ENDPOINT + ``/v1/logs``, else ``http://localhost:4318/v1/logs``; the headers
+    OTEL_EXPORTER_OTLP_LOGS_HEADERS or OTEL_EXPORTER_OTLP_HEADERS; ``gzip`` and ``timeout``
+    OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION and _TIMEOUT (see ``ferrotel._env.otlp``).
+    ``options``: ``gzip``, ``timeout``, ``max_batch``, ``max_queue``, ``flush_interval``."""
+
+    def __new__(
+        cls, endpoint: str | None = None, *, headers: Mapping[str, str] | None = None, **options: Any
+    ) -> Self:
+        settings = _env.otlp("logs", read_headers=headers is None)
+        for option, value in (("gzip", settings.gzip), ("timeout", settings.timeout)):
+            if value is not None:
+                options.setdefault(option, value)
+        return super().__new__(
+            cls,
+            endpoint or settings.endpoint,
+            headers=dict(settings.headers if headers is None else headers),
+            **options,
         )
-    if headers is None:
-        text = _env("OTEL_EXPORTER_OTLP_LOGS_HEADERS") or _env("OTEL_EXPORTER_OTLP_HEADERS")
-        headers = _pairs(text, "OTEL_EXPORTER_OTLP_HEADERS")
-    return _core.OtlpLogSink(endpoint, headers=dict(headers), **options)
+
+
+class ElasticsearchSink(_core.ElasticsearchSink):
+    """Bulk-indexes records into Elasticsearch: ``ElasticsearchSink(node=None,
+    index="logs-ferrotel-default", **options)``, the node by default ELASTICSEARCH_URL.
+    ``options``: ``username``, ``password``, ``api_key``, ``headers``, ``op_type``, ``max_batch``,
+    ``max_bytes``, ``flush_interval``, ``max_queue``, ``timeout``, ``gzip``."""
+
+    def __new__(cls, node: str | None = None, index: str = "logs-ferrotel-default", **options: Any) -> Self:
+        return super().__new__(cls, node or _env.elasticsearch_url(), index, **options)
 
 
 def log_context(**context: Any) -> LogContext:
@@ -114,7 +131,7 @@ def configure(
     *,
     console: bool | str | None = None,
     file: FileSink | str | os.PathLike[str] | None = None,
-    elasticsearch: ElasticsearchSink | None = None,
+    elasticsearch: _core.ElasticsearchSink | None = None,
     otlp: _core.OtlpLogSink | None = None,
     service: str | None = None,
     environment: str | None = None,
@@ -128,8 +145,8 @@ def configure(
 
     ``console`` is ``True``/``"stdout"``, ``"stderr"`` or ``False``; by default stdout unless
     another sink is given. ``file`` is a ``FileSink`` or a path. ``service``, ``environment``,
-    ``version`` and ``hostname`` default to SERVICE_NAME (or OTEL_SERVICE_NAME), ENVIRONMENT (or
-    NODE_ENV), APP_VERSION and the host name.
+    ``version`` and ``hostname`` default to OTEL_SERVICE_NAME (or SERVICE_NAME), ENVIRONMENT (or
+    NODE_ENV), APP_VERSION (then OTEL_RESOURCE_ATTRIBUTES) and the host name, as on spans.
 
     Values under keys containing password, secret, token, api_key, authorization, cookie, … are
     written as ``[REDACTED]`` (``redact_keys`` adds keys, ``redact_defaults=False`` drops the
@@ -141,6 +158,7 @@ def configure(
         file = FileSink(file)
     if isinstance(redact_keys, str):
         raise TypeError(f"redact_keys must be a list of keys, not the str {redact_keys!r}")
+    identity = _env.service(service, version, environment)
     _core.configure_logs(
         level=level,
         format=format,
@@ -148,13 +166,14 @@ def configure(
         file=file,
         elasticsearch=elasticsearch,
         otlp=otlp,
-        service=service,
-        environment=environment,
-        version=version,
-        hostname=hostname,
+        service=identity.name,
+        environment=identity.environment,
+        version=identity.version,
+        hostname=hostname or _env.hostname(),
         redact_keys=list(redact_keys),
         redact_defaults=redact_defaults,
         redact_patterns=[_pattern(rule) for rule in redact_patterns],
+        color=_env.color_allowed(),
     )
 
 

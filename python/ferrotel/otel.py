@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -26,7 +25,9 @@ from opentelemetry.context.context import Context
 from opentelemetry.util import types as otel_types
 
 from . import tracing
-from ._core import Span, SpanContext
+from ._core import SpanContext
+from ._otel_span import OtelSpan
+from ._otel_span import to_ferrotel as _to_ferrotel
 from .otel_context import FerrotelRuntimeContext
 
 try:  # works as a decorator of sync and async functions, as the API's own
@@ -35,91 +36,6 @@ except ImportError:  # pragma: no cover - older API versions
     _span_manager = contextmanager  # type: ignore[assignment]
 
 __all__ = ["FerrotelRuntimeContext", "TracerProvider", "install"]
-
-
-def _to_ferrotel(context: otel_trace.SpanContext) -> SpanContext | None:
-    if not context.is_valid:
-        return None
-    return SpanContext(
-        f"{context.trace_id:032x}",
-        f"{context.span_id:016x}",
-        int(context.trace_flags),
-        context.trace_state.to_header() if context.trace_state else "",
-        context.is_remote,
-    )
-
-
-def _to_otel(context: SpanContext) -> otel_trace.SpanContext:
-    return otel_trace.SpanContext(
-        trace_id=int(context.trace_id, 16),
-        span_id=int(context.span_id, 16),
-        is_remote=context.is_remote,
-        trace_flags=otel_trace.TraceFlags(context.trace_flags),
-        trace_state=otel_trace.TraceState.from_header([context.trace_state]) if context.trace_state else None,
-    )
-
-
-class OtelSpan(otel_trace.Span):
-    """A ferrotel span behind the OpenTelemetry API's ``Span`` interface."""
-
-    __slots__ = ("span",)
-
-    def __init__(self, span: Span) -> None:
-        self.span = span
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, OtelSpan) and other.span.context == self.span.context
-
-    def __hash__(self) -> int:
-        return hash(self.span.context)
-
-    def get_span_context(self) -> otel_trace.SpanContext:
-        return _to_otel(self.span.context)
-
-    def is_recording(self) -> bool:
-        return self.span.is_recording()
-
-    def set_attributes(self, attributes: Mapping[str, otel_types.AttributeValue]) -> None:
-        self.span.set_attributes(dict(attributes))
-
-    def set_attribute(self, key: str, value: otel_types.AttributeValue) -> None:
-        self.span.set_attribute(key, value)
-
-    def add_event(
-        self, name: str, attributes: otel_types.Attributes = None, timestamp: int | None = None
-    ) -> None:
-        self.span.add_event(name, dict(attributes) if attributes else None, timestamp)
-
-    def add_link(self, context: otel_trace.SpanContext, attributes: otel_types.Attributes = None) -> None:
-        linked = _to_ferrotel(context)
-        if linked is not None:
-            self.span.add_link(linked, dict(attributes) if attributes else None)
-
-    def update_name(self, name: str) -> None:
-        self.span.update_name(name)
-
-    def set_status(self, status: Any, description: str | None = None) -> None:
-        self.span.set_status(status, description)
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: otel_types.Attributes = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        self.span.record_exception(exception, dict(attributes) if attributes else None, timestamp, escaped)
-
-    def end(self, end_time: int | None = None) -> None:
-        self.span.end(end_time)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        self.span.end()
 
 
 class _Link:

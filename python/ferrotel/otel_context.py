@@ -2,7 +2,8 @@
 ``opentelemetry_context`` named ``ferrotel``: ``OTEL_PYTHON_CONTEXT=ferrotel``).
 
 The API loads this class while ``opentelemetry.context`` is still initialising, so this module
-imports nothing from ``opentelemetry.trace`` until the first call.
+imports nothing from ``opentelemetry.trace`` (nor ``ferrotel._otel_span``, which does) until the
+first call. It never imports ``ferrotel.otel``: what both need is in ``ferrotel._otel_span``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class FerrotelRuntimeContext(_RuntimeContext):
         from opentelemetry import trace
         from opentelemetry.trace.propagation import _SPAN_KEY
 
-        from .otel import OtelSpan, _to_ferrotel
+        from ._otel_span import OtelSpan, to_ferrotel
 
         span = context.get(_SPAN_KEY)
         values = (
@@ -47,7 +48,7 @@ class FerrotelRuntimeContext(_RuntimeContext):
         if isinstance(span, OtelSpan):
             current = span.span
         elif isinstance(span, trace.Span):
-            converted = _to_ferrotel(span.get_span_context())
+            converted = to_ferrotel(span.get_span_context())
             current = non_recording_span(converted) if converted is not None else None
         return _Tokens(values_token, _set_current_span(current))  # type: ignore[return-value]
 
@@ -58,7 +59,7 @@ class FerrotelRuntimeContext(_RuntimeContext):
             return values
         from opentelemetry.trace.propagation import _SPAN_KEY
 
-        from .otel import OtelSpan
+        from ._otel_span import OtelSpan
 
         return Context({**values, _SPAN_KEY: OtelSpan(span)})
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from typing import Any, TypeVar, overload
-from urllib.parse import unquote
 
+from . import _env
 from ._core import (
     ConsoleSpanExporter,
     DiscardSpanExporter,
@@ -75,31 +74,20 @@ def JaegerExporter(endpoint: str = "http://localhost:4318/v1/traces", **options:
     return OTLPSpanExporter(endpoint, **options)
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value.strip() if value and value.strip() else None
+def otlp_exporter_from_env(endpoint: str | None = None, **options: Any) -> OTLPSpanExporter:
+    """An OTLP exporter set up by the OTEL_EXPORTER_OTLP_[TRACES_]* variables (endpoint,
+    headers, protocol, compression, timeout); ``endpoint`` and ``options`` win over them."""
+    settings = _env.otlp("traces", read_headers="headers" not in options)
+    return OTLPSpanExporter(endpoint or settings.endpoint, **{**settings.options(), **options})
 
 
-def _pairs(text: str | None, what: str) -> dict[str, str]:
-    """``k=v,k2=v2`` as the OTEL_* variables write them (values percent-encoded)."""
-    pairs: dict[str, str] = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{what}: {item!r} is not key=value")
-        pairs[unquote(key.strip())] = unquote(value.strip())
-    return pairs
-
-
-def _number(name: str, value: str | None, scale: float = 1.0) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value) * scale
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a number") from None
+def zipkin_exporter_from_env(endpoint: str | None = None, **options: Any) -> ZipkinExporter:
+    """A Zipkin exporter set up by OTEL_EXPORTER_ZIPKIN_ENDPOINT and _TIMEOUT; ``endpoint`` and
+    ``options`` win over them."""
+    settings = _env.zipkin()
+    if settings.timeout is not None:
+        options.setdefault("timeout", settings.timeout)
+    return ZipkinExporter(endpoint or settings.endpoint, **options)
 
 
 def resource_from_env(
@@ -108,62 +96,37 @@ def resource_from_env(
     environment: str | None = None,
     attributes: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Resource attributes: arguments first, then OTEL_SERVICE_NAME / SERVICE_NAME, APP_VERSION,
-    ENVIRONMENT / NODE_ENV and OTEL_RESOURCE_ATTRIBUTES."""
+    """Resource attributes: OTEL_RESOURCE_ATTRIBUTES, then the service name, version and
+    environment (arguments first, then the environment: see ``ferrotel._env.service``), then
+    ``attributes``."""
+    service = _env.service(service_name, service_version, environment)
     resource: dict[str, Any] = {
         "telemetry.sdk.name": "ferrotel",
         "telemetry.sdk.language": "python",
         "telemetry.sdk.version": "0.1.0",
     }
-    resource.update(_pairs(_env("OTEL_RESOURCE_ATTRIBUTES"), "OTEL_RESOURCE_ATTRIBUTES"))
-    name = service_name or _env("OTEL_SERVICE_NAME") or _env("SERVICE_NAME") or resource.get("service.name")
-    resource["service.name"] = name or "unknown_service"
-    version = service_version or _env("APP_VERSION")
-    if version:
-        resource["service.version"] = version
-    env = environment or _env("ENVIRONMENT") or _env("NODE_ENV")
-    if env:
-        resource["deployment.environment"] = env
+    resource.update(_env.resource_attributes())
+    resource["service.name"] = service.name or "unknown_service"
+    if service.version:
+        resource["service.version"] = service.version
+    if service.environment:
+        resource["deployment.environment"] = service.environment
     resource.update(attributes or {})
     return resource
 
 
 def exporters_from_env() -> list[SpanExporter]:
-    """OTEL_TRACES_EXPORTER (otlp, zipkin, console, none) and the OTLP and Zipkin endpoints. With
-    none of them set, nothing is exported: no surprise traffic to localhost:4318."""
-    names = _env("OTEL_TRACES_EXPORTER")
-    otlp_endpoint = _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    base = _env("OTEL_EXPORTER_OTLP_ENDPOINT")
-    if otlp_endpoint is None and base is not None:
-        otlp_endpoint = base.rstrip("/") + "/v1/traces"
-    if names is None:
-        names = "otlp" if otlp_endpoint else "none"
+    """OTEL_TRACES_EXPORTER (otlp, zipkin, console, none) and the OTLP and Zipkin variables.
+    Unset, an exporter is set up only when its endpoint variable is set: no surprise traffic to
+    localhost:4318."""
     exporters: list[SpanExporter] = []
-    for name in (n.strip() for n in names.split(",")):
+    for name in _env.traces_exporters():
         if name == "otlp":
-            protocol = _env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or _env("OTEL_EXPORTER_OTLP_PROTOCOL")
-            headers = _env("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or _env("OTEL_EXPORTER_OTLP_HEADERS")
-            compression = _env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION") or _env(
-                "OTEL_EXPORTER_OTLP_COMPRESSION"
-            )
-            timeout_ms = _env("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") or _env("OTEL_EXPORTER_OTLP_TIMEOUT")
-            exporters.append(
-                OTLPSpanExporter(
-                    otlp_endpoint or "http://localhost:4318/v1/traces",
-                    protocol=protocol or "http/protobuf",
-                    headers=_pairs(headers, "OTEL_EXPORTER_OTLP_HEADERS"),
-                    gzip=compression == "gzip",
-                    timeout=_number("OTEL_EXPORTER_OTLP_TIMEOUT", timeout_ms, 0.001) or 10.0,
-                )
-            )
+            exporters.append(otlp_exporter_from_env())
         elif name == "zipkin":
-            exporters.append(
-                ZipkinExporter(_env("OTEL_EXPORTER_ZIPKIN_ENDPOINT") or "http://localhost:9411/api/v2/spans")
-            )
+            exporters.append(zipkin_exporter_from_env())
         elif name == "console":
             exporters.append(ConsoleSpanExporter())
-        elif name != "none":
-            raise ValueError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r} (otlp, zipkin, console, none)")
     return exporters
 
 
@@ -187,49 +150,40 @@ def configure(
     max_links: int | None = None,
     max_attribute_length: int | None = None,
 ) -> None:
-    """Installs the tracing pipeline; arguments win over the OTEL_* environment variables.
+    """Installs the tracing pipeline; arguments win over the OTEL_* environment variables
+    (read by ``ferrotel._env``), except OTEL_SDK_DISABLED=true, which samples nothing.
 
     ``sampling_rate`` (the guide's samplingRate) samples that share of new traces and follows
-    the parent's decision for the rest. ``enabled=False`` samples nothing: spans cost next to
-    nothing and export nothing. Durations are in seconds.
+    the parent's decision for the rest; with a ratio ``sampler`` it is that sampler's ratio.
+    ``enabled=False`` samples nothing: spans cost next to nothing and export nothing. Durations
+    are in seconds.
     """
-    if sampling_rate is not None and not 0.0 <= sampling_rate <= 1.0:
-        raise ValueError(f"sampling_rate {sampling_rate!r} is not between 0 and 1")
-    if not enabled:
-        sampler_name, sampler_arg = "always_off", None
-    elif sampling_rate is not None:
-        sampler_name, sampler_arg = "parentbased_traceidratio", sampling_rate
-    else:
-        sampler_name = sampler or _env("OTEL_TRACES_SAMPLER") or "parentbased_always_on"
-        sampler_arg = _number("OTEL_TRACES_SAMPLER_ARG", _env("OTEL_TRACES_SAMPLER_ARG"))
-    names = (
-        propagators
-        if propagators is not None
-        else (_env("OTEL_PROPAGATORS") or "tracecontext,baggage").split(",")
-    )
-    set_propagators(list(names))
+    sampler_name, sampler_arg = _env.sampler(enabled, sampling_rate, sampler)
+    names = propagators if propagators is not None else _env.propagators()
+    set_propagators(list(_env.DEFAULT_PROPAGATORS if names is None else names))
 
-    def setting(value: float | None, env: str, default: float, scale: float = 1.0) -> float:
-        if value is not None:
-            return value
-        from_env = _number(env, _env(env), scale)
-        return default if from_env is None else from_env
+    batch = _env.span_batch()
+    limits = _env.span_limits()
+    queue, batch_size = _env.batch_sizes(max_queue_size, max_export_batch_size, batch)
+
+    def first(*values: float | None, default: float) -> float:
+        return next((v for v in values if v is not None), default)
 
     configure_tracing(
         resource_from_env(service_name, service_version, environment, resource),
         sampler=sampler_name,
         sampler_arg=sampler_arg,
         exporters=list(exporters_from_env() if exporters is None else exporters),
-        max_queue_size=int(setting(max_queue_size, "OTEL_BSP_MAX_QUEUE_SIZE", 2048)),
-        max_export_batch_size=int(setting(max_export_batch_size, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)),
-        schedule_delay=setting(schedule_delay, "OTEL_BSP_SCHEDULE_DELAY", 5.0, 0.001),
-        export_timeout=setting(export_timeout, "OTEL_BSP_EXPORT_TIMEOUT", 30.0, 0.001),
-        max_attributes=int(setting(max_attributes, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", 128)),
-        max_events=int(setting(max_events, "OTEL_SPAN_EVENT_COUNT_LIMIT", 128)),
-        max_links=int(setting(max_links, "OTEL_SPAN_LINK_COUNT_LIMIT", 128)),
+        max_queue_size=queue,
+        max_export_batch_size=batch_size,
+        schedule_delay=first(schedule_delay, batch.schedule_delay, default=5.0),
+        export_timeout=first(export_timeout, batch.export_timeout, default=30.0),
+        max_attributes=int(first(max_attributes, limits.max_attributes, default=128)),
+        max_events=int(first(max_events, limits.max_events, default=128)),
+        max_links=int(first(max_links, limits.max_links, default=128)),
         max_attribute_length=max_attribute_length
         if max_attribute_length is not None
-        else (int(v) if (v := _env("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT")) else None),
+        else limits.max_attribute_length,
     )
 
 

@@ -119,7 +119,7 @@ pub fn emit_stdlib_record(py: Python<'_>, record: &Bound<'_, PyAny>) -> bool {
         .and_then(|n| n.extract::<i64>())
         .map(Level::from_number);
     let Ok(level) = level else {
-        crate::metrics::selfmetrics::record_drop("logs", "invalid_record");
+        crate::runtime::selfmetrics::record_drop("logs", "invalid_record");
         return false;
     };
     if !pipeline::enabled(level) {
@@ -132,7 +132,7 @@ pub fn emit_stdlib_record(py: Python<'_>, record: &Bound<'_, PyAny>) -> bool {
             true
         }
         None => {
-            crate::metrics::selfmetrics::record_drop("logs", "invalid_record");
+            crate::runtime::selfmetrics::record_drop("logs", "invalid_record");
             false
         }
     }

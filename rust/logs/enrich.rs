@@ -1,5 +1,6 @@
-//! The guide's enrichment — service, environment, version, hostname — resolved once per
-//! configuration, from the arguments or else the environment.
+//! The guide's enrichment — service, environment, version, hostname — on every record. The
+//! Python layer resolves them (`ferrotel._env`, the one place the environment is read) and
+//! passes them in; this side only carries them.
 
 use pyo3::prelude::*;
 
@@ -11,34 +12,21 @@ pub struct Enrichment {
     pub hostname: Option<String>,
 }
 
-fn env(names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .filter_map(|name| std::env::var(name).ok())
-        .find(|value| !value.is_empty())
-}
+type Resolved = (Option<String>, Option<String>, Option<String>, Option<String>);
 
 impl Enrichment {
-    /// Unset values come from OTEL_SERVICE_NAME or SERVICE_NAME, ENVIRONMENT or NODE_ENV,
-    /// APP_VERSION and the host name: the order `ferrotel.tracing` reads them in.
-    pub fn resolve(
-        py: Python<'_>,
-        service: Option<String>,
-        environment: Option<String>,
-        version: Option<String>,
-        hostname: Option<String>,
-    ) -> Self {
-        let hostname = hostname.or_else(|| {
-            py.import("socket")
-                .and_then(|socket| socket.call_method0("gethostname"))
-                .and_then(|name| name.extract::<String>())
-                .ok()
-        });
-        Self {
-            service: service.or_else(|| env(&["OTEL_SERVICE_NAME", "SERVICE_NAME"])),
-            environment: environment.or_else(|| env(&["ENVIRONMENT", "NODE_ENV"])),
-            version: version.or_else(|| env(&["APP_VERSION"])),
-            hostname,
-        }
+    /// For the default pipeline (records logged before `ferrotel.logs.configure`): asks
+    /// `ferrotel._env.log_enrichment()`; none when Python cannot answer (at exit, say).
+    pub fn from_environment(py: Python<'_>) -> Self {
+        py.import("ferrotel._env")
+            .and_then(|env| env.call_method0("log_enrichment"))
+            .and_then(|resolved| resolved.extract::<Resolved>())
+            .map(|(service, environment, version, hostname)| Self {
+                service,
+                environment,
+                version,
+                hostname,
+            })
+            .unwrap_or_default()
     }
 }

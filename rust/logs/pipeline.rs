@@ -6,17 +6,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::enrich::Enrichment;
 use super::format::FormatSpec;
 use super::record::{Level, LogRecord};
 use super::redact::Redactor;
-use crate::export::elasticsearch::ElasticsearchSink;
-use crate::export::files::{start_console, FileSink, Stream};
-use crate::export::otlp_logs::OtlpLogSink;
-use crate::export::worker::{BatchWorker, Lifecycle};
+use super::sinks::elasticsearch::ElasticsearchSink;
+use super::sinks::files::{start_console, FileSink, Stream};
+use super::sinks::otlp::OtlpLogSink;
+use crate::runtime::errors::{Error, Result};
+use crate::runtime::lifecycle::Lifecycle;
+use crate::transport::worker::BatchWorker;
 
 pub type LogWorker = Arc<BatchWorker<Arc<LogRecord>>>;
 
@@ -67,19 +68,20 @@ pub fn dispatch_detached(record: LogRecord) {
                 last.send(record);
             }
         }
-        None => crate::metrics::selfmetrics::record_drop("logs", "no_pipeline"),
+        None => crate::runtime::selfmetrics::record_drop("logs", "no_pipeline"),
     }
 }
 
 fn install_default(py: Python<'_>) {
     let spec = FormatSpec {
         pretty: false,
-        enrichment: Enrichment::resolve(py, None, None, None, None),
+        enrichment: Enrichment::from_environment(py),
         redactor: Arc::new(Redactor::new(&[], true, &[]).expect("the default denylist compiles")),
     };
     let mut sinks = SINKS.write();
     if sinks.is_none() {
-        *sinks = Some(vec![start_console(Stream::Stdout, &spec, CONSOLE_QUEUE)]);
+        // JSON lines: no colour to allow.
+        *sinks = Some(vec![start_console(Stream::Stdout, &spec, CONSOLE_QUEUE, false)]);
     }
     INSTALLED.store(true, Ordering::Release);
 }
@@ -88,7 +90,7 @@ fn install_default(py: Python<'_>) {
 #[pyfunction]
 #[pyo3(signature = (
     *, level, format, console, file, elasticsearch, otlp, service, environment, version, hostname,
-    redact_keys, redact_defaults, redact_patterns,
+    redact_keys, redact_defaults, redact_patterns, color=true,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn configure_logs(
@@ -106,13 +108,14 @@ pub fn configure_logs(
     redact_keys: Vec<String>,
     redact_defaults: bool,
     redact_patterns: Vec<(String, String)>,
-) -> PyResult<()> {
+    color: bool,
+) -> Result<()> {
     let level = Level::extract(level)?;
     let pretty = match format {
         "json" => false,
         "pretty" => true,
         _ => {
-            return Err(PyValueError::new_err(format!(
+            return Err(Error::invalid(format!(
                 "format must be \"json\" or \"pretty\", not {format:?}"
             )))
         }
@@ -120,7 +123,12 @@ pub fn configure_logs(
     let console = console.map(Stream::parse).transpose()?;
     let spec = FormatSpec {
         pretty,
-        enrichment: Enrichment::resolve(py, service, environment, version, hostname),
+        enrichment: Enrichment {
+            service,
+            environment,
+            version,
+            hostname,
+        },
         redactor: Arc::new(Redactor::new(&redact_keys, redact_defaults, &redact_patterns)?),
     };
     let mut sinks = Vec::new();
@@ -128,7 +136,7 @@ pub fn configure_logs(
         sinks.push(file.start(&spec)?);
     }
     if let Some(stream) = console {
-        sinks.push(start_console(stream, &spec, CONSOLE_QUEUE));
+        sinks.push(start_console(stream, &spec, CONSOLE_QUEUE, color));
     }
     if let Some(elasticsearch) = elasticsearch {
         sinks.push(elasticsearch.start(&spec));
@@ -138,7 +146,7 @@ pub fn configure_logs(
     }
     MIN_LEVEL.store(level.0, Ordering::Relaxed);
     // The log lines of requests that ended before this call go to the sinks of their time.
-    crate::middleware::ends::drain();
+    crate::runtime::hooks::settle();
     let previous = SINKS.write().replace(sinks);
     INSTALLED.store(true, Ordering::Release);
     if let Some(previous) = previous {

@@ -7,6 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
+use crate::runtime::errors::{Error, Result};
+
 /// A stdlib-compatible level number (DEBUG=10 … CRITICAL=50).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Level(pub u8);
@@ -45,18 +47,18 @@ impl Level {
     }
 
     /// A level given as a name (`"info"`) or a number (`20`, `logging.INFO`).
-    pub fn extract(value: &Bound<'_, PyAny>) -> PyResult<Level> {
+    pub fn extract(value: &Bound<'_, PyAny>) -> Result<Level> {
         if let Ok(name) = value.cast::<PyString>() {
             let name = name.to_str()?;
             return Level::parse(name).ok_or_else(|| {
-                pyo3::exceptions::PyValueError::new_err(format!(
+                Error::invalid(format!(
                     "unknown log level {name:?}: use debug, info, warning, error or critical"
                 ))
             });
         }
         match value.extract::<i64>() {
             Ok(n) if !value.is_instance_of::<PyBool>() => Ok(Level::from_number(n)),
-            _ => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            _ => Err(Error::wrong_type(format!(
                 "a log level is a name or a number, not {}",
                 value.repr()?
             ))),

@@ -6,9 +6,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pyo3::exceptions::PyValueError;
-use pyo3::PyResult;
 use regex::Regex;
+
+use crate::runtime::errors::{Error, Result};
 
 pub const REDACTED: &str = "[REDACTED]";
 
@@ -70,7 +70,7 @@ fn normalize(key: &str) -> Cow<'_, str> {
 impl Redactor {
     /// `keys` are added to the defaults unless `defaults` is false; `patterns` are
     /// (regex, replacement) pairs, the replacement using `$1` / `${name}` for groups.
-    pub fn new(keys: &[String], defaults: bool, patterns: &[(String, String)]) -> PyResult<Self> {
+    pub fn new(keys: &[String], defaults: bool, patterns: &[(String, String)]) -> Result<Self> {
         let mut terms: Vec<String> = if defaults {
             DEFAULT_KEYS.iter().map(|k| k.to_string()).collect()
         } else {
@@ -79,7 +79,7 @@ impl Redactor {
         for key in keys {
             let term = normalize(key);
             if term.is_empty() {
-                return Err(PyValueError::new_err(format!(
+                return Err(Error::invalid(format!(
                     "redact key {key:?} is empty once separators are removed"
                 )));
             }
@@ -88,16 +88,16 @@ impl Redactor {
         let keys = if terms.is_empty() {
             None
         } else {
-            Some(Regex::new(&terms.join("|")).map_err(|e| PyValueError::new_err(e.to_string()))?)
+            Some(Regex::new(&terms.join("|")).map_err(|e| Error::invalid(e.to_string()))?)
         };
         let patterns = patterns
             .iter()
             .map(|(pattern, replacement)| {
                 Regex::new(pattern)
                     .map(|re| (re, replacement.clone()))
-                    .map_err(|e| PyValueError::new_err(format!("invalid redact pattern {pattern:?}: {e}")))
+                    .map_err(|e| Error::invalid(format!("invalid redact pattern {pattern:?}: {e}")))
             })
-            .collect::<PyResult<_>>()?;
+            .collect::<Result<_>>()?;
         Ok(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             keys,

@@ -3,18 +3,18 @@
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::declare::{declare, number};
+use super::declare::{declare_family, number};
 use super::exposition::{Exemplar, FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
-use super::selfmetrics;
 use super::timer::ExceptionCounter;
 use super::value::AtomicF64;
+use crate::runtime::errors::{Error, Result};
+use crate::runtime::selfmetrics;
 
 #[derive(Default)]
 pub struct CounterCore {
@@ -74,8 +74,8 @@ impl PyCounter {
         unit: &str,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
-    ) -> PyResult<Self> {
-        let d = declare(
+    ) -> Result<Self> {
+        let (family, child) = declare_family(
             py,
             Kind::Counter,
             name,
@@ -86,12 +86,9 @@ impl PyCounter {
             unit,
             registry,
             &[],
+            (),
+            NativeFamily::Counter,
         )?;
-        let family = Arc::new(Family::new(d.desc, (), d.limit));
-        if let Some(registry) = d.registry {
-            registry.register_native(NativeFamily::Counter(family.clone()))?;
-        }
-        let child = family.unlabelled().map(|c| c.core.clone());
         Ok(Self { family, child })
     }
 
@@ -108,10 +105,11 @@ impl PyCounter {
             return Ok(());
         }
         if amount < 0.0 {
-            return Err(PyValueError::new_err(format!(
+            return Err(Error::invalid(format!(
                 "counter {:?} can only increase: amount {amount} is negative",
                 self.family.desc.name
-            )));
+            ))
+            .into());
         }
         core.inc(amount);
         if let Some(labels) = exemplar {

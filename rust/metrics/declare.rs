@@ -4,23 +4,25 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyString};
 
 use super::exposition::{Exemplar, FamilyDesc, Kind};
-use super::registry::{RegistryArg, RegistryCore};
+use super::family::{Core, Family};
+use super::native::NativeFamily;
+use super::registry::RegistryArg;
 use super::validate;
 use super::value::unix_now;
+use crate::runtime::errors::{Error, Result};
 
-pub struct Declared {
-    pub desc: FamilyDesc,
-    pub registry: Option<Arc<RegistryCore>>,
-    pub limit: usize,
-}
+/// A metric family made from a constructor's arguments, and its only child when it has no labels.
+pub type Declared<C> = (Arc<Family<C>>, Option<Arc<C>>);
 
+/// What every metric constructor does once its own arguments are checked: names the family,
+/// checks its labels, makes it with `config` and registers it (unless `registry=None`) as
+/// `wrap` makes it native.
 #[allow(clippy::too_many_arguments)]
-pub fn declare(
+pub fn declare_family<C: Core>(
     py: Python<'_>,
     kind: Kind,
     name: &str,
@@ -31,7 +33,9 @@ pub fn declare(
     unit: &str,
     registry: RegistryArg,
     reserved: &[&str],
-) -> PyResult<Declared> {
+    config: C::Config,
+    wrap: fn(Arc<Family<C>>) -> NativeFamily,
+) -> Result<Declared<C>> {
     let registry = registry.resolve(py);
     let prefix = registry.as_ref().map(|r| r.prefix.read().clone()).unwrap_or_default();
     let built = validate::full_name(kind.as_str(), name, namespace, subsystem, unit)?;
@@ -46,11 +50,17 @@ pub fn declare(
     if let Some(registry) = &registry {
         for (default, _) in registry.default_labels.read().iter() {
             if labelnames.contains(default) {
-                return Err(PyValueError::new_err(format!(
+                return Err(Error::invalid(format!(
                     "label name {default:?} of metric {full:?} is already a default label of its registry"
                 )));
             }
         }
+    }
+    // An Enum writes its state in a label named after the metric.
+    if kind == Kind::StateSet && labelnames.contains(&full) {
+        return Err(Error::invalid(format!(
+            "Enum {full:?} cannot have a label of its own name"
+        )));
     }
     let limit = registry
         .as_ref()
@@ -63,15 +73,20 @@ pub fn declare(
         kind,
         labelnames: labelnames.into_boxed_slice(),
     };
-    Ok(Declared { desc, registry, limit })
+    let family = Arc::new(Family::new(desc, config, limit));
+    if let Some(registry) = registry {
+        registry.register_native(wrap(family.clone()))?;
+    }
+    let child = family.unlabelled().map(|c| c.core.clone());
+    Ok((family, child))
 }
 
-fn label_names(labelnames: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+fn label_names(labelnames: Option<&Bound<'_, PyAny>>) -> Result<Vec<String>> {
     let Some(labelnames) = labelnames else {
         return Ok(Vec::new());
     };
     if labelnames.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!(
+        return Err(Error::wrong_type(format!(
             "labelnames must be a sequence of str, not the str {}",
             labelnames.repr()?
         )));
@@ -81,12 +96,7 @@ fn label_names(labelnames: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
         let item = item?;
         match item.cast::<PyString>() {
             Ok(s) => names.push(s.to_str()?.to_string()),
-            Err(_) => {
-                return Err(PyTypeError::new_err(format!(
-                    "label name {} is not a str",
-                    item.repr()?
-                )))
-            }
+            Err(_) => return Err(Error::wrong_type(format!("label name {} is not a str", item.repr()?))),
         }
     }
     Ok(names)
@@ -94,12 +104,12 @@ fn label_names(labelnames: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
 
 /// A recorded number: float fast, then anything with `__float__`; errors name the value.
 #[inline]
-pub fn number(value: &Bound<'_, PyAny>, metric: &str) -> PyResult<f64> {
+pub fn number(value: &Bound<'_, PyAny>, metric: &str) -> Result<f64> {
     if let Ok(f) = value.cast_exact::<PyFloat>() {
         return Ok(f.value());
     }
     value.extract::<f64>().map_err(|_| {
-        PyTypeError::new_err(format!(
+        Error::wrong_type(format!(
             "metric {metric:?}: value {} is not a number",
             value.repr().map(|r| r.to_string()).unwrap_or_default()
         ))
@@ -107,13 +117,13 @@ pub fn number(value: &Bound<'_, PyAny>, metric: &str) -> PyResult<f64> {
 }
 
 /// An exemplar's labels, checked against OpenMetrics' 128-character limit.
-pub fn exemplar(labels: &Bound<'_, PyDict>, value: f64) -> PyResult<Exemplar> {
+pub fn exemplar(labels: &Bound<'_, PyDict>, value: f64) -> Result<Exemplar> {
     let mut pairs = Vec::with_capacity(labels.len());
     let mut runes = 0;
     for (k, v) in labels.iter() {
         let k: String = k
             .extract()
-            .map_err(|_| PyTypeError::new_err(format!("exemplar label {k} is not a str")))?;
+            .map_err(|_| Error::wrong_type(format!("exemplar label {k} is not a str")))?;
         validate::label_name(&k, &[])?;
         let v: String = match v.cast::<PyString>() {
             Ok(s) => s.to_str()?.to_string(),
@@ -123,7 +133,7 @@ pub fn exemplar(labels: &Bound<'_, PyDict>, value: f64) -> PyResult<Exemplar> {
         pairs.push((k, v));
     }
     if runes > 128 {
-        return Err(PyValueError::new_err(format!(
+        return Err(Error::invalid(format!(
             "exemplar labels {pairs:?} have {runes} characters, more than the 128 OpenMetrics allows"
         )));
     }

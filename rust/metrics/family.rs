@@ -7,13 +7,13 @@ use std::sync::{Arc, OnceLock};
 
 use indexmap::{Equivalent, IndexMap};
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
 
 use super::exposition::{FamilyDesc, SampleSink};
-use super::selfmetrics;
 use super::value::unix_now;
+use crate::runtime::errors::{Error, Result};
+use crate::runtime::selfmetrics;
 
 /// Label value of the series that absorbs label sets past the cardinality limit.
 pub const OVERFLOW_VALUE: &str = "__ferrotel_overflow__";
@@ -181,17 +181,14 @@ impl<C: Core> Family<C> {
         &self,
         args: &'a Bound<'_, PyTuple>,
         kwargs: Option<&'a Bound<'_, PyDict>>,
-    ) -> PyResult<Vec<Cow<'a, str>>> {
+    ) -> Result<Vec<Cow<'a, str>>> {
         let names = &self.desc.labelnames;
         if names.is_empty() {
-            return Err(PyValueError::new_err(format!(
-                "metric {:?} has no labels",
-                self.desc.name
-            )));
+            return Err(Error::invalid(format!("metric {:?} has no labels", self.desc.name)));
         }
         let kwargs = kwargs.filter(|k| !k.is_empty());
         match kwargs {
-            Some(_) if !args.is_empty() => Err(PyValueError::new_err(format!(
+            Some(_) if !args.is_empty() => Err(Error::invalid(format!(
                 "metric {:?}: pass label values either by position or by name, not both",
                 self.desc.name
             ))),
@@ -221,22 +218,22 @@ impl<C: Core> Family<C> {
         }
     }
 
-    fn wrong_labels(&self, given: &str) -> PyErr {
-        PyValueError::new_err(format!(
+    fn wrong_labels(&self, given: &str) -> Error {
+        Error::invalid(format!(
             "metric {:?} expects values for the labels {:?}, got {given}",
             self.desc.name, self.desc.labelnames
         ))
     }
 }
 
-fn label_value<'a>(value: &'a Bound<'_, PyAny>, name: &str) -> PyResult<Cow<'a, str>> {
+fn label_value<'a>(value: &'a Bound<'_, PyAny>, name: &str) -> Result<Cow<'a, str>> {
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(Cow::Borrowed(s.to_str()?));
     }
     if value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>() || value.is_instance_of::<PyBool>() {
         return Ok(Cow::Owned(value.str()?.to_str()?.to_owned()));
     }
-    Err(PyTypeError::new_err(format!(
+    Err(Error::wrong_type(format!(
         "label {name:?}: value {} of type {} is not a str, int or float",
         value.repr().map(|r| r.to_string()).unwrap_or_default(),
         value.get_type().name().map(|n| n.to_string()).unwrap_or_default()

@@ -4,17 +4,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use super::declare::{declare, number};
+use super::declare::{declare_family, number};
 use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{InprogressTracker, Timer, TimerTarget};
 use super::value::{unix_now, AtomicF64};
+use crate::runtime::errors::{Error, Result};
 
 const MULTIPROCESS_MODES: &[&str] = &[
     "all",
@@ -107,13 +107,13 @@ impl PyGauge {
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
         multiprocess_mode: &str,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         if !MULTIPROCESS_MODES.contains(&multiprocess_mode) {
-            return Err(PyValueError::new_err(format!(
+            return Err(Error::invalid(format!(
                 "invalid multiprocess_mode {multiprocess_mode:?}"
             )));
         }
-        let d = declare(
+        let (family, child) = declare_family(
             py,
             Kind::Gauge,
             name,
@@ -124,12 +124,9 @@ impl PyGauge {
             unit,
             registry,
             &[],
+            GaugeConfig::default(),
+            NativeFamily::Gauge,
         )?;
-        let family = Arc::new(Family::new(d.desc, GaugeConfig::default(), d.limit));
-        if let Some(registry) = d.registry {
-            registry.register_native(NativeFamily::Gauge(family.clone()))?;
-        }
-        let child = family.unlabelled().map(|c| c.core.clone());
         Ok(Self { family, child })
     }
 
@@ -165,9 +162,9 @@ impl PyGauge {
     }
 
     /// The gauge reads `f()` at every scrape instead of a stored value.
-    fn set_function(&self, f: Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_function(&self, f: Bound<'_, PyAny>) -> Result<()> {
         if !f.is_callable() {
-            return Err(PyValueError::new_err(format!(
+            return Err(Error::invalid(format!(
                 "set_function needs a callable, got {}",
                 f.repr()?
             )));

@@ -5,18 +5,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::declare::{declare, number};
+use super::declare::{declare_family, number};
 use super::exposition::{float_string, Exemplar, FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
-use super::selfmetrics;
 use super::timer::{Timer, TimerTarget};
 use super::value::AtomicF64;
+use crate::runtime::errors::{Error, Result};
+use crate::runtime::selfmetrics;
 
 pub const DEFAULT_BUCKETS: &[f64] = &[
     0.005,
@@ -44,14 +44,12 @@ pub struct HistogramConfig {
 }
 
 impl HistogramConfig {
-    pub fn new(mut bounds: Vec<f64>) -> PyResult<Self> {
+    pub fn new(mut bounds: Vec<f64>) -> Result<Self> {
         if bounds.iter().any(|b| b.is_nan()) {
-            return Err(PyValueError::new_err(format!(
-                "histogram buckets {bounds:?} contain NaN"
-            )));
+            return Err(Error::invalid(format!("histogram buckets {bounds:?} contain NaN")));
         }
         if bounds.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(PyValueError::new_err(format!(
+            return Err(Error::invalid(format!(
                 "histogram buckets {bounds:?} must be in increasing order"
             )));
         }
@@ -59,7 +57,7 @@ impl HistogramConfig {
             bounds.push(f64::INFINITY);
         }
         if bounds.len() < 2 {
-            return Err(PyValueError::new_err("a histogram must have at least two buckets"));
+            return Err(Error::invalid("a histogram must have at least two buckets"));
         }
         let le = bounds.iter().map(|b| float_string(*b)).collect();
         Ok(Self {
@@ -174,7 +172,7 @@ impl PyHistogram {
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
         buckets: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         let bounds = match buckets {
             None => DEFAULT_BUCKETS.to_vec(),
             Some(b) => {
@@ -182,7 +180,7 @@ impl PyHistogram {
                 for item in b.try_iter()? {
                     let item = item?;
                     bounds.push(item.extract::<f64>().map_err(|_| {
-                        PyTypeError::new_err(format!(
+                        Error::wrong_type(format!(
                             "histogram bucket {} is not a number",
                             item.repr().map(|r| r.to_string()).unwrap_or_default()
                         ))
@@ -192,7 +190,7 @@ impl PyHistogram {
             }
         };
         let config = HistogramConfig::new(bounds)?;
-        let d = declare(
+        let (family, child) = declare_family(
             py,
             Kind::Histogram,
             name,
@@ -203,12 +201,9 @@ impl PyHistogram {
             unit,
             registry,
             &["le"],
+            config,
+            NativeFamily::Histogram,
         )?;
-        let family = Arc::new(Family::new(d.desc, config, d.limit));
-        if let Some(registry) = d.registry {
-            registry.register_native(NativeFamily::Histogram(family.clone()))?;
-        }
-        let child = family.unlabelled().map(|c| c.core.clone());
         Ok(Self { family, child })
     }
 

@@ -4,16 +4,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::declare::declare;
+use super::declare::declare_family;
 use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::validate;
+use crate::runtime::errors::{Error, Result};
 
 #[derive(Default)]
 pub struct InfoCore {
@@ -64,8 +64,8 @@ impl PyInfo {
         unit: &str,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
-    ) -> PyResult<Self> {
-        let d = declare(
+    ) -> Result<Self> {
+        let (family, child) = declare_family(
             py,
             Kind::Info,
             name,
@@ -76,33 +76,30 @@ impl PyInfo {
             unit,
             registry,
             &[],
+            (),
+            NativeFamily::Info,
         )?;
-        let family = Arc::new(Family::new(d.desc, (), d.limit));
-        if let Some(registry) = d.registry {
-            registry.register_native(NativeFamily::Info(family.clone()))?;
-        }
-        let child = family.unlabelled().map(|c| c.core.clone());
         Ok(Self { family, child })
     }
 
     /// Sets the info labels; they must not repeat the metric's own label names.
-    fn info(&self, val: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn info(&self, val: &Bound<'_, PyDict>) -> Result<()> {
         let core = self.cell()?;
         let mut pairs = Vec::with_capacity(val.len());
         for (k, v) in val.iter() {
             let k: String = k
                 .extract()
-                .map_err(|_| PyTypeError::new_err(format!("info label {k} is not a str")))?;
+                .map_err(|_| Error::wrong_type(format!("info label {k} is not a str")))?;
             validate::label_name(&k, &[])?;
             if self.family.desc.labelnames.contains(&k) {
-                return Err(PyValueError::new_err(format!(
+                return Err(Error::invalid(format!(
                     "info label {k:?} overlaps a label name of metric {:?}",
                     self.family.desc.name
                 )));
             }
             let v: String = v
                 .extract()
-                .map_err(|_| PyTypeError::new_err(format!("info value {v} for {k:?} is not a str")))?;
+                .map_err(|_| Error::wrong_type(format!("info value {v} for {k:?} is not a str")))?;
             pairs.push((k, v));
         }
         *core.pairs.lock() = pairs;
@@ -160,12 +157,12 @@ impl PyStateSet {
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
         states: Option<Vec<String>>,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         let states = states.unwrap_or_default();
         if states.is_empty() {
-            return Err(PyValueError::new_err(format!("Enum {name:?} needs at least one state")));
+            return Err(Error::invalid(format!("Enum {name:?} needs at least one state")));
         }
-        let d = declare(
+        let (family, child) = declare_family(
             py,
             Kind::StateSet,
             name,
@@ -176,18 +173,9 @@ impl PyStateSet {
             unit,
             registry,
             &[],
+            states.into(),
+            NativeFamily::StateSet,
         )?;
-        if d.desc.labelnames.contains(&d.desc.name) {
-            return Err(PyValueError::new_err(format!(
-                "Enum {:?} cannot have a label of its own name",
-                d.desc.name
-            )));
-        }
-        let family = Arc::new(Family::new(d.desc, states.into(), d.limit));
-        if let Some(registry) = d.registry {
-            registry.register_native(NativeFamily::StateSet(family.clone()))?;
-        }
-        let child = family.unlabelled().map(|c| c.core.clone());
         Ok(Self { family, child })
     }
 
@@ -199,10 +187,11 @@ impl PyStateSet {
                 core.state.store(i, Ordering::Relaxed);
                 Ok(())
             }
-            None => Err(PyValueError::new_err(format!(
+            None => Err(Error::invalid(format!(
                 "state {state:?} of Enum {:?} is not one of {:?}",
                 self.family.desc.name, core.states
-            ))),
+            ))
+            .into()),
         }
     }
 }

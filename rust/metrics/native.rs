@@ -142,10 +142,11 @@ macro_rules! metric_common_methods {
                 kwvalues: Option<&pyo3::Bound<'_, pyo3::types::PyDict>>,
             ) -> pyo3::PyResult<pyo3::Py<pyo3::PyAny>> {
                 if self.child.is_some() && !self.family.desc.labelnames.is_empty() {
-                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    return Err($crate::runtime::errors::Error::invalid(format!(
                         "metric {:?}: labels() was already applied",
                         self.family.desc.name
-                    )));
+                    ))
+                    .into());
                 }
                 let values = self.family.label_values(values, kwvalues)?;
                 let child = self.family.child(&values);
@@ -166,12 +167,13 @@ macro_rules! metric_common_methods {
             #[pyo3(signature = (*values))]
             fn remove(&self, values: &pyo3::Bound<'_, pyo3::types::PyTuple>) -> pyo3::PyResult<()> {
                 if values.len() != self.family.desc.labelnames.len() {
-                    return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    return Err($crate::runtime::errors::Error::invalid(format!(
                         "metric {:?}: remove() takes values for the labels {:?}, got {}",
                         self.family.desc.name,
                         self.family.desc.labelnames,
                         values.repr()?
-                    )));
+                    ))
+                    .into());
                 }
                 let values = $crate::metrics::declare::positional_values(values.as_slice())?;
                 drop(self.family.remove(&values));
@@ -229,10 +231,11 @@ macro_rules! metric_common_methods {
             fn cell(&self) -> pyo3::PyResult<&$core> {
                 match &self.child {
                     Some(core) => Ok(core),
-                    None => Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    None => Err($crate::runtime::errors::Error::invalid(format!(
                         "metric {:?} has labels {:?}: call .labels(...) first",
                         self.family.desc.name, self.family.desc.labelnames
-                    ))),
+                    ))
+                    .into()),
                 }
             }
 

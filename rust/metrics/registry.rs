@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -16,11 +15,14 @@ use super::exposition::{SampleSink, TextSink};
 use super::family::DEFAULT_CARDINALITY_LIMIT;
 use super::native::NativeFamily;
 use super::process::ProcessCollector;
+use crate::runtime::errors::{Error, Result};
 
 enum Source {
     Native(NativeFamily),
     Python(Py<PyAny>),
     Process(Arc<ProcessCollector>),
+    /// ferrotel's own drop and export-failure counts.
+    Own,
 }
 
 struct Entry {
@@ -46,13 +48,11 @@ pub struct Exposition {
 }
 
 impl RegistryCore {
-    fn add(&self, source: Source, names: Vec<String>) -> PyResult<()> {
+    fn add(&self, source: Source, names: Vec<String>) -> Result<()> {
         let mut entries = self.entries.lock();
         for name in &names {
             if entries.iter().any(|e| e.names.contains(name)) {
-                return Err(PyValueError::new_err(format!(
-                    "duplicated timeseries in registry: {name:?}"
-                )));
+                return Err(Error::invalid(format!("duplicated timeseries in registry: {name:?}")));
             }
         }
         let mut next = self.next_id.lock();
@@ -65,7 +65,12 @@ impl RegistryCore {
         Ok(())
     }
 
-    pub fn register_native(&self, family: NativeFamily) -> PyResult<()> {
+    /// Adds ferrotel's own counts (the default REGISTRY does so at import).
+    pub fn register_own(&self) -> Result<()> {
+        self.add(Source::Own, super::selfmetrics::names())
+    }
+
+    pub fn register_native(&self, family: NativeFamily) -> Result<()> {
         let names = family.sample_names();
         self.add(Source::Native(family), names)
     }
@@ -76,7 +81,7 @@ impl RegistryCore {
             .iter()
             .filter_map(|e| match &e.source {
                 Source::Python(obj) => Some((e.id, obj.clone_ref(py))),
-                Source::Native(_) | Source::Process(_) => None,
+                Source::Native(_) | Source::Process(_) | Source::Own => None,
             })
             .collect()
     }
@@ -85,6 +90,7 @@ impl RegistryCore {
         self.entries.lock().iter().any(|e| match &e.source {
             Source::Python(_) | Source::Process(_) => true,
             Source::Native(f) => f.needs_python(),
+            Source::Own => false,
         })
     }
 
@@ -132,6 +138,7 @@ impl RegistryCore {
             match &entry.source {
                 Source::Native(family) => family.write(sink),
                 Source::Process(process) => process.write(sink),
+                Source::Own => super::selfmetrics::write(sink),
                 Source::Python(_) => {
                     for family in python.get(&entry.id).into_iter().flatten() {
                         family.write(sink);
@@ -151,7 +158,7 @@ impl RegistryCore {
 
     /// Renders in `format`; attaches to Python only when a Python collector needs it.
     pub fn render(&self, format: Format) -> PyResult<Vec<u8>> {
-        crate::middleware::ends::drain();
+        crate::runtime::hooks::settle();
         let python = self.python_parts()?;
         let defaults = self.default_labels.read().clone();
         let mut sink = TextSink::new(format, &defaults);
@@ -160,7 +167,7 @@ impl RegistryCore {
     }
 
     pub fn snapshot(&self) -> PyResult<Vec<OwnedFamily>> {
-        crate::middleware::ends::drain();
+        crate::runtime::hooks::settle();
         let python = self.python_parts()?;
         let defaults = self.default_labels.read().clone();
         let mut sink = SnapshotSink::new(&defaults);
@@ -172,23 +179,18 @@ impl RegistryCore {
     pub fn exposition(&self, accept: Option<&str>, accept_encoding: Option<&str>) -> PyResult<Exposition> {
         let format = negotiate(accept);
         let body = self.render(format)?;
-        let gzip =
-            accept_encoding.is_some_and(|e| e.split(',').any(|p| p.split(';').next().map(str::trim) == Some("gzip")));
-        let body = if gzip { gzip_bytes(&body) } else { body };
+        let gzip = crate::transport::gzip::accepted(accept_encoding);
+        let body = if gzip {
+            crate::transport::gzip::compress(&body)
+        } else {
+            body
+        };
         Ok(Exposition {
             body,
             content_type: format.content_type(),
             gzip,
         })
     }
-}
-
-fn gzip_bytes(body: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(body);
-    encoder.finish().unwrap_or_default()
 }
 
 /// A prometheus_client `Metric` (from a custom collector) as an owned family.
@@ -308,15 +310,15 @@ impl RegistryArg {
 }
 
 impl<'a, 'py> FromPyObject<'a, 'py> for RegistryArg {
-    type Error = PyErr;
+    type Error = Error;
 
-    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> Result<Self> {
         if obj.is_none() {
             return Ok(RegistryArg::Unregistered);
         }
         match obj.cast::<PyRegistry>() {
             Ok(r) => Ok(RegistryArg::Given(r.get().core.clone())),
-            Err(_) => Err(PyTypeError::new_err(format!(
+            Err(_) => Err(Error::wrong_type(format!(
                 "registry must be a ferrotel Registry or None, got {}",
                 obj.repr().map(|r| r.to_string()).unwrap_or_default()
             ))),
@@ -334,12 +336,10 @@ impl PyRegistry {
         prefix: String,
         default_labels: Option<&Bound<'_, PyDict>>,
         cardinality_limit: usize,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         let _ = auto_describe;
         if target_info.is_some() {
-            return Err(PyValueError::new_err(
-                "target_info is not supported; use default_labels",
-            ));
+            return Err(Error::invalid("target_info is not supported; use default_labels"));
         }
         if !prefix.is_empty() {
             super::validate::metric_name(&prefix)?;
@@ -349,7 +349,7 @@ impl PyRegistry {
             None => Vec::new(),
         };
         if cardinality_limit == 0 {
-            return Err(PyValueError::new_err("cardinality_limit must be at least 1, got 0"));
+            return Err(Error::invalid("cardinality_limit must be at least 1, got 0"));
         }
         Ok(Self {
             core: Arc::new(new_core(prefix, labels, cardinality_limit)),
@@ -373,7 +373,7 @@ impl PyRegistry {
     /// Changes the prefix (for metrics declared from now on) and the default labels (for every
     /// series from the next scrape on): what `ferrotel.configure(metrics=...)` sets.
     #[pyo3(signature = (*, prefix=None, default_labels=None))]
-    fn configure(&self, prefix: Option<String>, default_labels: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    fn configure(&self, prefix: Option<String>, default_labels: Option<&Bound<'_, PyDict>>) -> Result<()> {
         if let Some(prefix) = &prefix {
             if !prefix.is_empty() {
                 super::validate::metric_name(prefix)?;
@@ -388,7 +388,7 @@ impl PyRegistry {
             for entry in entries.iter() {
                 if let Source::Native(family) = &entry.source {
                     if let Some((name, _)) = labels.iter().find(|(n, _)| family.desc().labelnames.contains(n)) {
-                        return Err(PyValueError::new_err(format!(
+                        return Err(Error::invalid(format!(
                             "default label {name:?} is already a label of metric {:?}",
                             family.desc().name
                         )));
@@ -411,12 +411,12 @@ impl PyRegistry {
     }
 
     /// Registers a ferrotel metric or any object with `collect()`.
-    fn register(&self, collector: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn register(&self, collector: &Bound<'_, PyAny>) -> Result<()> {
         if let Some(family) = NativeFamily::from_object(collector) {
             return self.core.register_native(family);
         }
         if !collector.hasattr("collect")? {
-            return Err(PyTypeError::new_err(format!(
+            return Err(Error::wrong_type(format!(
                 "{} has no collect() method",
                 collector.repr()?
             )));
@@ -435,7 +435,7 @@ impl PyRegistry {
     }
 
     /// Adds the process and Python runtime metrics (the guide's `DefaultMetrics`).
-    pub fn register_process_metrics(&self, py: Python<'_>) -> PyResult<()> {
+    pub fn register_process_metrics(&self, py: Python<'_>) -> Result<()> {
         if self
             .core
             .entries
@@ -460,7 +460,7 @@ impl PyRegistry {
         })
     }
 
-    fn unregister(&self, collector: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn unregister(&self, collector: &Bound<'_, PyAny>) -> Result<()> {
         let native = NativeFamily::from_object(collector);
         let removed = {
             let mut entries = self.core.entries.lock();
@@ -476,26 +476,28 @@ impl PyRegistry {
                 drop(entry);
                 Ok(())
             }
-            None => Err(PyValueError::new_err(format!(
-                "{} is not registered",
-                collector.repr()?
-            ))),
+            None => Err(Error::invalid(format!("{} is not registered", collector.repr()?))),
         }
     }
 
     /// The families as prometheus_client `Metric` objects, so this registry can be registered
     /// in a prometheus_client registry.
     fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let families = self.core.snapshot()?;
+        let families = py.detach(|| self.core.snapshot())?;
         to_prometheus_families(py, &families)
     }
 
     /// The value of one sample, or None: `get_sample_value("http_requests_total", {"path": "/"})`.
     #[pyo3(signature = (name, labels=None))]
-    fn get_sample_value(&self, name: &str, labels: Option<HashMap<String, String>>) -> PyResult<Option<f64>> {
+    fn get_sample_value(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        labels: Option<HashMap<String, String>>,
+    ) -> PyResult<Option<f64>> {
         let mut wanted: Vec<(String, String)> = labels.unwrap_or_default().into_iter().collect();
         wanted.sort();
-        for family in self.core.snapshot()? {
+        for family in py.detach(|| self.core.snapshot())? {
             for sample in &family.samples {
                 if family.desc.name.len() + sample.suffix.len() != name.len()
                     || !name.starts_with(&family.desc.name)
@@ -549,7 +551,8 @@ impl PyRegistry {
         accept: Option<&str>,
         accept_encoding: Option<&str>,
     ) -> PyResult<(Bound<'py, PyBytes>, &'static str, Option<&'static str>)> {
-        let exposition = self.core.exposition(accept, accept_encoding)?;
+        // Detached while rendering: other Python threads run; a Python collector re-attaches.
+        let exposition = py.detach(|| self.core.exposition(accept, accept_encoding))?;
         let encoding = exposition.gzip.then_some("gzip");
         Ok((PyBytes::new(py, &exposition.body), exposition.content_type, encoding))
     }
@@ -563,12 +566,12 @@ impl PyRegistry {
     }
 }
 
-fn read_labels(labels: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String)>> {
+fn read_labels(labels: &Bound<'_, PyDict>) -> Result<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(labels.len());
     for (k, v) in labels.iter() {
         let k: String = k
             .extract()
-            .map_err(|_| PyTypeError::new_err(format!("default label name {k} is not a str")))?;
+            .map_err(|_| Error::wrong_type(format!("default label name {k} is not a str")))?;
         super::validate::label_name(&k, &[])?;
         out.push((k, v.str()?.to_str()?.to_string()));
     }
@@ -614,6 +617,25 @@ pub fn to_prometheus_families<'py>(py: Python<'py>, families: &[OwnedFamily]) ->
     Ok(out)
 }
 
+/// The registry a `registry=None` argument names: the one given, or the default REGISTRY.
+pub fn registry_core(py: Python<'_>, registry: Option<&Bound<'_, PyRegistry>>) -> Arc<RegistryCore> {
+    match registry {
+        Some(r) => r.get().core.clone(),
+        None => default_registry(py).get().core.clone(),
+    }
+}
+
+/// The exposition of `registry` in `format`, rendered detached.
+fn render_bytes<'py>(
+    py: Python<'py>,
+    registry: Option<&Bound<'py, PyRegistry>>,
+    format: Format,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let core = registry_core(py, registry);
+    let body = py.detach(|| core.render(format))?;
+    Ok(PyBytes::new(py, &body))
+}
+
 /// `generate_latest(registry=REGISTRY)`: the 0.0.4 text exposition, as prometheus_client names it.
 #[pyfunction]
 #[pyo3(signature = (registry=None))]
@@ -621,12 +643,7 @@ pub fn generate_latest<'py>(
     py: Python<'py>,
     registry: Option<&Bound<'py, PyRegistry>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let core = match registry {
-        Some(r) => r.get().core.clone(),
-        None => default_registry(py).get().core.clone(),
-    };
-    let body = py.detach(|| core.render(Format::Text004))?;
-    Ok(PyBytes::new(py, &body))
+    render_bytes(py, registry, Format::Text004)
 }
 
 /// `generate_openmetrics(registry=REGISTRY)`: the OpenMetrics 1.0 exposition.
@@ -636,10 +653,5 @@ pub fn generate_openmetrics<'py>(
     py: Python<'py>,
     registry: Option<&Bound<'py, PyRegistry>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let core = match registry {
-        Some(r) => r.get().core.clone(),
-        None => default_registry(py).get().core.clone(),
-    };
-    let body = py.detach(|| core.render(Format::OpenMetrics))?;
-    Ok(PyBytes::new(py, &body))
+    render_bytes(py, registry, Format::OpenMetrics)
 }

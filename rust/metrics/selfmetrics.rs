@@ -1,82 +1,57 @@
-//! ferrotel's own metrics: what it dropped and why, and which exporters failed, so nothing is
-//! lost silently. Recorded from any thread without Python; registered in the default REGISTRY.
+//! ferrotel's own counts (kept in `runtime::selfmetrics`, where every layer counts its drops)
+//! rendered as two counter families in the default REGISTRY.
 
-use std::borrow::Cow;
-use std::collections::HashSet;
-use std::sync::{Arc, OnceLock};
+use crate::runtime::selfmetrics::{Tallies, DROPPED, EXPORT_FAILURES};
 
-use parking_lot::Mutex;
+use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
+use super::native::sample_names;
 
-use super::counter::CounterCore;
-use super::exposition::{FamilyDesc, Kind};
-use super::family::Family;
+struct Counted {
+    desc: FamilyDesc,
+    tallies: &'static Tallies,
+}
 
-fn counter_family(name: &str, help: &str, labels: &[&str]) -> Arc<Family<CounterCore>> {
-    let desc = FamilyDesc {
+fn families() -> [Counted; 2] {
+    let desc = |name: &str, help: &str, labels: &[&str]| FamilyDesc {
         name: name.into(),
         help: help.into(),
         unit: String::new(),
         kind: Kind::Counter,
         labelnames: labels.iter().map(|l| l.to_string()).collect(),
     };
-    Arc::new(Family::new(desc, (), 1_000))
+    [
+        Counted {
+            desc: desc(
+                "ferrotel_dropped",
+                "Telemetry that ferrotel dropped or folded, by signal and reason",
+                &["signal", "reason"],
+            ),
+            tallies: &DROPPED,
+        },
+        Counted {
+            desc: desc(
+                "ferrotel_export_failures",
+                "Export attempts that failed, by exporter",
+                &["exporter"],
+            ),
+            tallies: &EXPORT_FAILURES,
+        },
+    ]
 }
 
-pub fn dropped() -> &'static Arc<Family<CounterCore>> {
-    static DROPPED: OnceLock<Arc<Family<CounterCore>>> = OnceLock::new();
-    DROPPED.get_or_init(|| {
-        counter_family(
-            "ferrotel_dropped",
-            "Telemetry that ferrotel dropped or folded, by signal and reason",
-            &["signal", "reason"],
-        )
-    })
+/// The sample names the two families write.
+pub fn names() -> Vec<String> {
+    families().iter().flat_map(|f| sample_names(&f.desc)).collect()
 }
 
-pub fn export_failures() -> &'static Arc<Family<CounterCore>> {
-    static FAILURES: OnceLock<Arc<Family<CounterCore>>> = OnceLock::new();
-    FAILURES.get_or_init(|| {
-        counter_family(
-            "ferrotel_export_failures",
-            "Export attempts that failed, by exporter",
-            &["exporter"],
-        )
-    })
-}
-
-/// The counter for one (signal, reason), for a hot path to resolve once and keep.
-pub fn drop_counter(signal: &str, reason: &str) -> Arc<CounterCore> {
-    dropped()
-        .child(&[Cow::Borrowed(signal), Cow::Borrowed(reason)])
-        .core
-        .clone()
-}
-
-pub fn record_drops(signal: &str, reason: &str, count: usize) {
-    dropped()
-        .child(&[Cow::Borrowed(signal), Cow::Borrowed(reason)])
-        .core
-        .inc(count as f64);
-}
-
-pub fn record_drop(signal: &str, reason: &str) {
-    record_drops(signal, reason, 1);
-}
-
-/// Counts a failed export and the items it lost; the first failure of each exporter is also
-/// reported on stderr (exporter threads never call into Python, so not as a Python warning).
-pub fn record_export_failure(exporter: &str, signal: &str, items: usize, reason: &str) {
-    export_failures().child(&[Cow::Borrowed(exporter)]).core.inc(1.0);
-    record_drops(signal, "export_failed", items);
-    static REPORTED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    if REPORTED
-        .lock()
-        .get_or_insert_with(HashSet::new)
-        .insert(exporter.to_string())
-    {
-        eprintln!(
-            "ferrotel: exporter {exporter:?} failed ({reason}); {items} {signal} items dropped. \
-             Further failures are counted in ferrotel_export_failures_total."
-        );
+pub fn write(sink: &mut dyn SampleSink) {
+    for family in families() {
+        sink.family(&family.desc);
+        for tally in family.tallies.snapshot() {
+            let labels = &tally.labels;
+            let names = &family.desc.labelnames;
+            sink.sample(&family.desc, &Sample::new("_total", names, labels, tally.get() as f64));
+            sink.sample(&family.desc, &Sample::new("_created", names, labels, tally.created));
+        }
     }
 }

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use super::declare::{declare, number};
+use super::declare::{declare_family, number};
 use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
-use super::selfmetrics;
 use super::timer::{Timer, TimerTarget};
 use super::value::AtomicF64;
+use crate::runtime::errors::Result;
+use crate::runtime::selfmetrics;
 
 #[derive(Default)]
 pub struct SummaryCore {
@@ -71,8 +72,8 @@ impl PySummary {
         unit: &str,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
-    ) -> PyResult<Self> {
-        let d = declare(
+    ) -> Result<Self> {
+        let (family, child) = declare_family(
             py,
             Kind::Summary,
             name,
@@ -83,12 +84,9 @@ impl PySummary {
             unit,
             registry,
             &["quantile"],
+            (),
+            NativeFamily::Summary,
         )?;
-        let family = Arc::new(Family::new(d.desc, (), d.limit));
-        if let Some(registry) = d.registry {
-            registry.register_native(NativeFamily::Summary(family.clone()))?;
-        }
-        let child = family.unlabelled().map(|c| c.core.clone());
         Ok(Self { family, child })
     }
 

@@ -1,8 +1,7 @@
 //! Definition-time checks. Each error names the offending value, so the mistake is found where
 //! the metric is declared rather than at scrape time.
 
-use pyo3::exceptions::PyValueError;
-use pyo3::PyResult;
+use crate::runtime::errors::{Error, Result};
 
 fn is_name(name: &str, allow_colon: bool) -> bool {
     let mut chars = name.chars();
@@ -13,42 +12,42 @@ fn is_name(name: &str, allow_colon: bool) -> bool {
     }
 }
 
-pub fn metric_name(name: &str) -> PyResult<()> {
+pub fn metric_name(name: &str) -> Result<()> {
     if name.is_empty() {
-        return Err(PyValueError::new_err("metric name must not be empty"));
+        return Err(Error::invalid("metric name must not be empty"));
     }
     if !is_name(name, true) {
-        return Err(PyValueError::new_err(format!(
+        return Err(Error::invalid(format!(
             "invalid metric name {name:?}: must match [a-zA-Z_:][a-zA-Z0-9_:]*"
         )));
     }
     Ok(())
 }
 
-pub fn label_name(name: &str, reserved: &[&str]) -> PyResult<()> {
+pub fn label_name(name: &str, reserved: &[&str]) -> Result<()> {
     if !is_name(name, false) {
-        return Err(PyValueError::new_err(format!(
+        return Err(Error::invalid(format!(
             "invalid label name {name:?}: must match [a-zA-Z_][a-zA-Z0-9_]*"
         )));
     }
     if name.starts_with("__") {
-        return Err(PyValueError::new_err(format!(
+        return Err(Error::invalid(format!(
             "invalid label name {name:?}: names starting with '__' are reserved"
         )));
     }
     if reserved.contains(&name) {
-        return Err(PyValueError::new_err(format!(
+        return Err(Error::invalid(format!(
             "label name {name:?} is reserved for this metric type"
         )));
     }
     Ok(())
 }
 
-pub fn label_names(names: &[String], reserved: &[&str]) -> PyResult<()> {
+pub fn label_names(names: &[String], reserved: &[&str]) -> Result<()> {
     for (i, name) in names.iter().enumerate() {
         label_name(name, reserved)?;
         if names[..i].contains(name) {
-            return Err(PyValueError::new_err(format!("duplicate label name {name:?}")));
+            return Err(Error::invalid(format!("duplicate label name {name:?}")));
         }
     }
     Ok(())
@@ -56,9 +55,9 @@ pub fn label_names(names: &[String], reserved: &[&str]) -> PyResult<()> {
 
 /// prometheus_client's name building: namespace_subsystem_name, `_total` dropped from counters
 /// (the exposition adds it back), and the unit appended when missing.
-pub fn full_name(kind: &str, name: &str, namespace: &str, subsystem: &str, unit: &str) -> PyResult<String> {
+pub fn full_name(kind: &str, name: &str, namespace: &str, subsystem: &str, unit: &str) -> Result<String> {
     if name.is_empty() {
-        return Err(PyValueError::new_err("metric name must not be empty"));
+        return Err(Error::invalid("metric name must not be empty"));
     }
     let mut full = String::new();
     for part in [namespace, subsystem] {
@@ -73,7 +72,7 @@ pub fn full_name(kind: &str, name: &str, namespace: &str, subsystem: &str, unit:
     }
     if !unit.is_empty() {
         if kind == "info" || kind == "stateset" {
-            return Err(PyValueError::new_err(format!(
+            return Err(Error::invalid(format!(
                 "metric {full:?} is of a type that cannot have a unit"
             )));
         }

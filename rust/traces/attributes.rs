@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::data::{AttrValue, Attributes};
-use crate::metrics::selfmetrics;
+use crate::runtime::selfmetrics;
 
 #[derive(Clone, Debug)]
 pub struct SpanLimits {

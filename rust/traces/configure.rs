@@ -2,21 +2,23 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+
+use crate::runtime::errors::{self, Error};
 use pyo3::types::{PyDict, PyString};
 
 use super::attributes::{read_dict, SpanLimits};
 use super::data::{Resource, SpanData};
-use super::memory::InMemorySpanExporter;
+use super::export::files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
+use super::export::memory::InMemorySpanExporter;
+use super::export::otlp::OtlpSpanExporterConfig;
+use super::export::zipkin::ZipkinExporterConfig;
 use super::pipeline::{self, Pipeline};
 use super::sampler::Sampler;
-use crate::export::otlp::{positive_seconds, OtlpSpanExporterConfig};
-use crate::export::span_files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
-use crate::export::worker::{BatchConfig, BatchWorker, ExporterFactory};
-use crate::export::zipkin::ZipkinExporterConfig;
+use crate::runtime::seconds::positive as positive_seconds;
+use crate::transport::worker::{BatchConfig, BatchWorker, ExporterFactory};
 
-fn factory(exporter: &Bound<'_, PyAny>) -> PyResult<Option<ExporterFactory<Arc<SpanData>>>> {
+fn factory(exporter: &Bound<'_, PyAny>) -> errors::Result<Option<ExporterFactory<Arc<SpanData>>>> {
     if let Ok(e) = exporter.cast::<OtlpSpanExporterConfig>() {
         return Ok(Some(e.get().factory()));
     }
@@ -35,7 +37,7 @@ fn factory(exporter: &Bound<'_, PyAny>) -> PyResult<Option<ExporterFactory<Arc<S
     if exporter.cast::<InMemorySpanExporter>().is_ok() {
         return Ok(None);
     }
-    Err(PyTypeError::new_err(format!(
+    Err(Error::wrong_type(format!(
         "{} is not a ferrotel span exporter",
         exporter.repr()?
     )))
@@ -59,23 +61,21 @@ pub fn configure_tracing(
     max_events: usize,
     max_links: usize,
     max_attribute_length: Option<usize>,
-) -> PyResult<()> {
+) -> errors::Result<()> {
     if let Some(arg) = sampler_arg {
         if !(0.0..=1.0).contains(&arg) {
-            return Err(PyValueError::new_err(format!(
-                "sampling rate {arg} is not between 0 and 1"
-            )));
+            return Err(Error::invalid(format!("sampling rate {arg} is not between 0 and 1")));
         }
     }
     let sampler = Sampler::from_name(sampler, sampler_arg)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown sampler {sampler:?}")))?;
+        .ok_or_else(|| Error::invalid(format!("unknown sampler {sampler:?}")))?;
     if max_export_batch_size == 0 || max_queue_size == 0 {
-        return Err(PyValueError::new_err(
+        return Err(Error::invalid(
             "max_queue_size and max_export_batch_size must be at least 1",
         ));
     }
     if max_export_batch_size > max_queue_size {
-        return Err(PyValueError::new_err(format!(
+        return Err(Error::invalid(format!(
             "max_export_batch_size {max_export_batch_size} is larger than max_queue_size {max_queue_size}"
         )));
     }
@@ -95,7 +95,7 @@ pub fn configure_tracing(
     let mut attributes = Vec::new();
     for key in resource.keys() {
         if !key.is_instance_of::<PyString>() {
-            return Err(PyTypeError::new_err(format!(
+            return Err(Error::wrong_type(format!(
                 "resource attribute name {} is not a str",
                 key.repr()?
             )));
@@ -107,11 +107,18 @@ pub fn configure_tracing(
     for exporter in &exporters {
         match factory(exporter)? {
             Some(factory) => workers.push(BatchWorker::start("traces", batch.clone(), factory)),
-            None => stores.push(exporter.cast::<InMemorySpanExporter>()?.get().store.clone()),
+            None => stores.push(
+                exporter
+                    .cast::<InMemorySpanExporter>()
+                    .map_err(PyErr::from)?
+                    .get()
+                    .store
+                    .clone(),
+            ),
         }
     }
     // Requests that ended under the old pipeline are exported by it, before it is replaced.
-    crate::middleware::ends::drain();
+    crate::runtime::hooks::settle();
     pipeline::install(Pipeline {
         resource: Arc::new(Resource { attributes }),
         sampler,

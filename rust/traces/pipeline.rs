@@ -10,7 +10,7 @@ use parking_lot::{Mutex, RwLock};
 use super::attributes::SpanLimits;
 use super::data::{AttrValue, Resource, SpanData};
 use super::sampler::Sampler;
-use crate::export::worker::BatchWorker;
+use crate::transport::worker::BatchWorker;
 
 /// Spans kept in memory, for tests: written synchronously when a span ends.
 #[derive(Default)]

@@ -2,8 +2,9 @@
 //! header). Malformed input is ignored as the specs say, never raised.
 
 use parking_lot::RwLock;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+use crate::runtime::errors::Error;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use super::ids::{parse_b3_trace_id, parse_span_id, parse_trace_id, span_hex, trace_hex};
@@ -373,7 +374,7 @@ pub fn set_propagators(names: Vec<String>) -> PyResult<()> {
     let mut parsed = Vec::new();
     for name in names.iter().filter(|n| !n.trim().is_empty() && n.trim() != "none") {
         let propagator = Propagator::parse(name).ok_or_else(|| {
-            PyValueError::new_err(format!(
+            Error::invalid(format!(
                 "unknown propagator {name:?}: use tracecontext, baggage, b3 or b3multi"
             ))
         })?;

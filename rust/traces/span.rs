@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyStopIteration, PyTypeError, PyValueError};
+use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
+
+use crate::runtime::errors::{self, Error};
 use pyo3::types::{PyDict, PyInt, PyString, PyType};
 use smallvec::SmallVec;
 
@@ -14,7 +16,7 @@ use super::context;
 use super::data::{now_ns, AttrValue, Attributes, Event, Link, Scope, SpanData, SpanKind, StatusCode};
 use super::ids;
 use super::pipeline::Pipeline;
-use crate::metrics::selfmetrics;
+use crate::runtime::selfmetrics;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SpanContext {
@@ -47,9 +49,9 @@ impl PySpanContext {
     #[pyo3(signature = (trace_id, span_id, trace_flags=1, trace_state="", is_remote=true))]
     fn new(trace_id: &str, span_id: &str, trace_flags: u8, trace_state: &str, is_remote: bool) -> PyResult<Self> {
         let trace = ids::parse_trace_id(trace_id)
-            .ok_or_else(|| PyValueError::new_err(format!("trace_id {trace_id:?} is not 32 lower-case hex digits")))?;
+            .ok_or_else(|| Error::invalid(format!("trace_id {trace_id:?} is not 32 lower-case hex digits")))?;
         let span = ids::parse_span_id(span_id)
-            .ok_or_else(|| PyValueError::new_err(format!("span_id {span_id:?} is not 16 lower-case hex digits")))?;
+            .ok_or_else(|| Error::invalid(format!("span_id {span_id:?} is not 16 lower-case hex digits")))?;
         Ok(Self {
             inner: SpanContext {
                 trace_id: trace,
@@ -345,7 +347,7 @@ impl PySpan {
             this.finish(*r, now_ns());
         }
         if let Some(token) = token {
-            // Released as a Bound, directly: see `crate::vectorcall::guarded`.
+            // Released as a Bound, directly: see `crate::runtime::vectorcall::guarded`.
             context::reset(py, &token.into_bound(py));
         }
         Ok(())
@@ -363,7 +365,7 @@ fn timestamp_ns(value: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
     }
 }
 
-pub fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<StatusCode> {
+pub fn parse_status(status: &Bound<'_, PyAny>) -> errors::Result<StatusCode> {
     // Strings, ints (0 unset, 1 ok, 2 error) and enums with a `name` (OpenTelemetry's StatusCode).
     let text = if let Ok(s) = status.cast::<PyString>() {
         s.to_string()
@@ -383,7 +385,7 @@ pub fn parse_status(status: &Bound<'_, PyAny>) -> PyResult<StatusCode> {
         "unset" => Ok(StatusCode::Unset),
         "ok" => Ok(StatusCode::Ok),
         "error" => Ok(StatusCode::Error),
-        _ => Err(PyValueError::new_err(format!(
+        _ => Err(Error::invalid(format!(
             "status {} is not one of 'unset', 'ok', 'error'",
             status.repr()?
         ))),
@@ -565,14 +567,14 @@ impl PySpan {
 }
 
 /// The context a link or a `parent=` argument points at: a Span or a SpanContext.
-pub fn link_context(value: &Bound<'_, PyAny>) -> PyResult<SpanContext> {
+pub fn link_context(value: &Bound<'_, PyAny>) -> errors::Result<SpanContext> {
     if let Ok(span) = value.cast::<PySpan>() {
         return Ok(span.get().ctx.clone());
     }
     if let Ok(ctx) = value.cast::<PySpanContext>() {
         return Ok(ctx.get().inner.clone());
     }
-    Err(PyTypeError::new_err(format!(
+    Err(Error::wrong_type(format!(
         "expected a ferrotel Span or SpanContext, got {}",
         value.repr()?
     )))
@@ -595,6 +597,7 @@ impl Ready {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<()> {
+        // Not an error: the iterator protocol's way to hand back an awaitable's value.
         Err(PyStopIteration::new_err((self.value.clone_ref(py),)))
     }
 }

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+use crate::runtime::errors::{self, Error};
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use super::attributes;
@@ -14,7 +15,7 @@ use super::ids;
 use super::pipeline;
 use super::span::{link_context, PySpan, Recording, SpanContext};
 
-fn parse_kind(kind: Option<&Bound<'_, PyAny>>) -> PyResult<SpanKind> {
+fn parse_kind(kind: Option<&Bound<'_, PyAny>>) -> errors::Result<SpanKind> {
     let Some(kind) = kind.filter(|k| !k.is_none()) else {
         return Ok(SpanKind::Internal);
     };
@@ -27,7 +28,7 @@ fn parse_kind(kind: Option<&Bound<'_, PyAny>>) -> PyResult<SpanKind> {
         None
     };
     parsed.ok_or_else(|| {
-        PyValueError::new_err(format!(
+        Error::invalid(format!(
             "span kind {} is not one of internal, server, client, producer, consumer",
             kind.repr().map(|r| r.to_string()).unwrap_or_default()
         ))
@@ -156,55 +157,6 @@ impl PyTracer {
         &self.scope.name
     }
 
-    /// A span to use as `with tracer.span("name") as span:` (current inside the block, ended on
-    /// exit, an exception recorded and the status set to ERROR if one escapes).
-    #[pyo3(signature = (name, attributes=None, kind=None, parent=None, links=None, start_time=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn span(
-        &self,
-        py: Python<'_>,
-        name: &Bound<'_, PyString>,
-        attributes: Option<&Bound<'_, PyDict>>,
-        kind: Option<&Bound<'_, PyAny>>,
-        parent: Option<&Bound<'_, PyAny>>,
-        links: Option<&Bound<'_, PyAny>>,
-        start_time: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PySpan> {
-        self.start(py, name, attributes, kind, parent, links, start_time)
-    }
-
-    /// A started span that is not made current; end it with `span.end()`.
-    #[pyo3(signature = (name, attributes=None, kind=None, parent=None, links=None, start_time=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn start_span(
-        &self,
-        py: Python<'_>,
-        name: &Bound<'_, PyString>,
-        attributes: Option<&Bound<'_, PyDict>>,
-        kind: Option<&Bound<'_, PyAny>>,
-        parent: Option<&Bound<'_, PyAny>>,
-        links: Option<&Bound<'_, PyAny>>,
-        start_time: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PySpan> {
-        self.start(py, name, attributes, kind, parent, links, start_time)
-    }
-
-    /// The same as `span`, under OpenTelemetry's name.
-    #[pyo3(signature = (name, attributes=None, kind=None, parent=None, links=None, start_time=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn start_as_current_span(
-        &self,
-        py: Python<'_>,
-        name: &Bound<'_, PyString>,
-        attributes: Option<&Bound<'_, PyDict>>,
-        kind: Option<&Bound<'_, PyAny>>,
-        parent: Option<&Bound<'_, PyAny>>,
-        links: Option<&Bound<'_, PyAny>>,
-        start_time: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PySpan> {
-        self.start(py, name, attributes, kind, parent, links, start_time)
-    }
-
     /// The guide's `tracer.trace(name, fn)`: calls (or, for a coroutine function, awaits)
     /// `fn(span)` inside a span; an exception is recorded, sets ERROR, and is re-raised.
     #[pyo3(signature = (name, func, attributes=None, kind=None))]
@@ -223,6 +175,43 @@ impl PyTracer {
     fn __repr__(&self) -> String {
         format!("<Tracer {:?}>", self.scope.name)
     }
+}
+
+/// `span`, `start_span` and `start_as_current_span`: one body under three names, each with
+/// its own docstring.
+macro_rules! span_starters {
+    ($($(#[$doc:meta])* fn $method:ident;)*) => {
+        #[pymethods]
+        impl PyTracer {
+            $(
+                $(#[$doc])*
+                #[pyo3(signature = (name, attributes=None, kind=None, parent=None, links=None, start_time=None))]
+                #[allow(clippy::too_many_arguments)]
+                fn $method(
+                    &self,
+                    py: Python<'_>,
+                    name: &Bound<'_, PyString>,
+                    attributes: Option<&Bound<'_, PyDict>>,
+                    kind: Option<&Bound<'_, PyAny>>,
+                    parent: Option<&Bound<'_, PyAny>>,
+                    links: Option<&Bound<'_, PyAny>>,
+                    start_time: Option<&Bound<'_, PyAny>>,
+                ) -> PyResult<PySpan> {
+                    self.start(py, name, attributes, kind, parent, links, start_time)
+                }
+            )*
+        }
+    };
+}
+
+span_starters! {
+    /// A span to use as `with tracer.span("name") as span:` (current inside the block, ended on
+    /// exit, an exception recorded and the status set to ERROR if one escapes).
+    fn span;
+    /// A started span that is not made current; end it with `span.end()`.
+    fn start_span;
+    /// The same as `span`, under OpenTelemetry's name.
+    fn start_as_current_span;
 }
 
 extern "C" {

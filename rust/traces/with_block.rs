@@ -10,13 +10,14 @@
 //!
 //! Any other call of a span raises TypeError: calling a span is reserved for `with`.
 
-use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
+
+use crate::runtime::errors::Error;
 use pyo3::types::PyTuple;
 
 use super::span::PySpan;
-use crate::vectorcall::guarded;
+use crate::runtime::vectorcall::guarded;
 
 /// `Span.__enter__` and `Span.__exit__`: bound to a span, they are the span itself.
 #[pyclass(frozen, name = "SpanWithMethod", module = "ferrotel._core")]
@@ -113,24 +114,25 @@ pub unsafe extern "C" fn call(
                 PySpan::exit(&span, Some(&exc))?;
                 Ok(false.into_pyobject(py)?.to_owned().into_any().into_ptr())
             }
-            _ => Err(PyTypeError::new_err(
+            _ => Err(Error::wrong_type(
                 "a Span is not callable: enter and leave it with `with` (or call __enter__/__exit__)",
-            )),
+            )
+            .into()),
         }
     })
 }
 
 /// Makes `Span` objects callable through `call` and installs the two descriptors. Run once,
 /// when the module is initialised, before any span exists.
-static SPAN_CALL: std::sync::Once = std::sync::Once::new();
-
 pub fn install(py: Python<'_>) -> PyResult<()> {
     let span_type = py.get_type::<PySpan>();
     let method_type = py.get_type::<WithMethod>();
     // Every Span has the same layout (the class cannot be subclassed): one made here shows
     // where the function pointer sits.
     let probe = Bound::new(py, PySpan::non_recording(Default::default()))?;
-    crate::vectorcall::install(&SPAN_CALL, &probe, probe.get().call_slot());
+    let offset = probe.get().call_slot() as isize - probe.as_ptr() as isize;
+    // SAFETY: every Span holds its vectorcall function in that field, at that place.
+    unsafe { crate::runtime::vectorcall::install(&span_type, offset) };
     // SAFETY: a live heap type owned by this module; the descriptor slot CPython reads on a
     // lookup, and PyType_Modified drops cached lookups.
     unsafe {

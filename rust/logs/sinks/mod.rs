@@ -1,0 +1,6 @@
+//! Where log records go, each on a `transport::worker` thread: the console and size-rotated
+//! files, Elasticsearch `_bulk`, OTLP logs.
+
+pub mod elasticsearch;
+pub mod files;
+pub mod otlp;

@@ -1,0 +1,5 @@
+//! Where metrics leave the process: scraped from the `/metrics` server, or pushed to a
+//! Pushgateway.
+
+pub mod pushgateway;
+pub mod server;

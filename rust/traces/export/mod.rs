@@ -1,0 +1,7 @@
+//! Where ended spans go: OTLP/HTTP, Zipkin v2 JSON, JSON lines to a file or the console, or
+//! memory (for tests). Each exporter runs on a `transport::worker` thread.
+
+pub mod files;
+pub mod memory;
+pub mod otlp;
+pub mod zipkin;
