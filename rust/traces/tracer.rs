@@ -14,13 +14,14 @@ use super::data::{now_ns, Scope, SpanKind};
 use super::ids;
 use super::pipeline;
 use super::span::{link_context, PySpan, Recording, SpanContext};
+use super::text;
 
 fn parse_kind(kind: Option<&Bound<'_, PyAny>>) -> errors::Result<SpanKind> {
     let Some(kind) = kind.filter(|k| !k.is_none()) else {
         return Ok(SpanKind::Internal);
     };
     let parsed = if let Ok(s) = kind.cast::<PyString>() {
-        SpanKind::parse(s.to_str()?)
+        SpanKind::parse(&text::lossy(s))
     } else if let Ok(name) = kind.getattr("name") {
         // OpenTelemetry's SpanKind enum.
         SpanKind::parse(&name.str()?.to_string())
@@ -93,7 +94,7 @@ impl PyTracer {
             _ => now_ns(),
         };
         let mut recording = Recording::new(
-            name.to_str()?.to_owned(),
+            text::owned(name),
             kind,
             parent.as_ref(),
             start_ns,
@@ -277,7 +278,7 @@ impl PyTraced {
             }
             value.into_any()
         });
-        PySpan::exit(&span, exc.as_ref())?;
+        PySpan::exit(&span, exc.as_ref());
         result
     }
 
