@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from . import _env
+from . import _env, _redact
 from ._core import (
     ConsoleSpanExporter,
     DiscardSpanExporter,
@@ -149,9 +149,17 @@ def configure(
     max_events: int | None = None,
     max_links: int | None = None,
     max_attribute_length: int | None = None,
+    redact_keys: Iterable[str] = (),
+    redact_defaults: bool = True,
+    redact_patterns: Iterable[_redact.RedactPattern] = (),
+    redact_values: Iterable[str] = (),
 ) -> None:
     """Installs the tracing pipeline; arguments win over the OTEL_* environment variables
     (read by ``ferrotel._env``), except OTEL_SDK_DISABLED=true, which samples nothing.
+
+    Span, event and link attributes and status descriptions are redacted by the rules log
+    records follow (``ferrotel._redact``; the ``redact_*`` arguments as in
+    ``ferrotel.logs.configure``), on the exporters' threads: the application's pays nothing.
 
     ``sampling_rate`` (the guide's samplingRate) samples that share of new traces and follows
     the parent's decision for the rest; with a ratio ``sampler`` it is that sampler's ratio.
@@ -184,6 +192,7 @@ def configure(
         max_attribute_length=max_attribute_length
         if max_attribute_length is not None
         else limits.max_attribute_length,
+        **_redact.arguments(redact_keys, redact_defaults, redact_patterns, redact_values),
     )
 
 
