@@ -104,7 +104,7 @@ def test_otel_api_and_instrumentation_record_into_ferrotel(setup: str, install: 
     # The instrumentation's client span, its propagation, and the API's scope and attributes.
     assert client["kind"] == "CLIENT"
     assert client["scope"] == "opentelemetry.instrumentation.urllib"
-    assert seen["traceparent"] == f"00-{client['trace_id']}-{client['span_id']}-01"
+    assert seen["traceparent"] == f"00-{client['trace_id']}-{client['span_id']}-03"
     assert work["scope"] == "library" and work["attributes"] == {"lib.k": "v"}
     assert failing["status"] == "ERROR"
     assert [e["name"] for e in failing["events"]] == ["exception"]

@@ -29,8 +29,13 @@ pub struct SpanContext {
 }
 
 impl SpanContext {
+    /// W3C trace flags: the caller may have recorded the trace.
+    pub const SAMPLED: u8 = 0x01;
+    /// W3C Trace Context Level 2: the trace id's right-most 7 bytes (at least) are random.
+    pub const RANDOM: u8 = 0x02;
+
     pub fn sampled(&self) -> bool {
-        self.flags & 1 == 1
+        self.flags & Self::SAMPLED != 0
     }
 
     pub fn is_valid(&self) -> bool {

@@ -125,15 +125,19 @@ impl PyTracer {
 /// record it into when the sampler keeps it.
 #[inline]
 pub fn sample_child(parent: Option<&SpanContext>) -> (SpanContext, Option<Arc<pipeline::Pipeline>>) {
-    let (trace_id, span_id) = match parent {
-        Some(p) => (p.trace_id, ids::span_id()),
-        None => ids::trace_and_span_id(),
+    // A trace id of ours is random (Level 2's `random` flag); a caller's keeps its own flag.
+    let (trace_id, span_id, random) = match parent {
+        Some(p) => (p.trace_id, ids::span_id(), p.flags & SpanContext::RANDOM),
+        None => {
+            let (trace_id, span_id) = ids::trace_and_span_id();
+            (trace_id, span_id, SpanContext::RANDOM)
+        }
     };
     let (sampled, pipeline) = pipeline::sample(parent, trace_id);
     let ctx = SpanContext {
         trace_id,
         span_id,
-        flags: sampled as u8,
+        flags: sampled as u8 | random,
         trace_state: parent.map(|p| p.trace_state.clone()).unwrap_or_default(),
         remote: false,
     };
