@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
 from . import _env, _redact
@@ -53,12 +54,15 @@ __all__ = [
     "Tracer",
     "ZipkinExporter",
     "configure",
+    "current_resource",
     "current_span",
     "get_tracer",
     "traced",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: What the last ``configure()`` installed as the resource.
+_resource: Mapping[str, Any] = MappingProxyType({})
 SpanExporter = (
     OTLPSpanExporter
     | ZipkinExporter
@@ -177,8 +181,10 @@ def configure(
     def first(*values: float | None, default: float) -> float:
         return next((v for v in values if v is not None), default)
 
+    global _resource
+    attributes = resource_from_env(service_name, service_version, environment, resource)
     configure_tracing(
-        resource_from_env(service_name, service_version, environment, resource),
+        attributes,
         sampler=sampler_name,
         sampler_arg=sampler_arg,
         exporters=list(exporters_from_env() if exporters is None else exporters),
@@ -194,6 +200,15 @@ def configure(
         else limits.max_attribute_length,
         **_redact.arguments(redact_keys, redact_defaults, redact_patterns, redact_values),
     )
+    _resource = MappingProxyType(dict(attributes))
+
+
+def current_resource() -> Mapping[str, Any]:
+    """The resource attributes spans are recorded with (configuring tracing from the
+    environment first, as ``get_tracer`` does, when ``configure()`` has not been called)."""
+    if not _tracing_configured():
+        configure()
+    return _resource
 
 
 def get_tracer(name: str, version: str = "") -> Tracer:
