@@ -12,10 +12,15 @@ The rules, applied on the threads that write and export (never on the applicatio
   credentials (``scheme://user:pass@host``, with the defaults);
 - ``values``, opt-in rules that recognise secrets by their shape wherever they are: ``cards``
   (13 to 19 digits with a valid Luhn checksum), ``emails``, ``bearer_tokens`` (``Bearer …`` and
-  JSON Web Tokens). Each is one more scan of every string that leaves: about 1 ns per byte for
-  ``cards``, a regex search for the others (``emails`` only where there is an ``@``);
+  JSON Web Tokens). Each is one more scan of every string that leaves;
 - ``patterns``: a regex (replaced by ``[REDACTED]``) or ``(regex, replacement)`` with ``$1``
   group references, in Rust regex syntax (no look-around or backreferences).
+
+What it costs, measured on the writer's thread (release build, short log-like strings): the
+defaults about 1.5 ns per byte of text, and a memoised key lookup (about 20 ns) per key and per
+``=`` or ``:`` in text; ``cards`` about 1.5 ns per byte more; ``emails`` and ``bearer_tokens``
+next to nothing on text without ``@``, ``bearer`` or ``eyJ`` (a memchr scan decides), a regex
+search where it has them. With no rule at all, spans are not looked at.
 """
 
 from __future__ import annotations

@@ -2,9 +2,14 @@
 //! "…"`, `Authorization: Bearer …`) and the credentials of a URL (`scheme://user:pass@host`).
 //! Both scan the text once, byte by byte, and answer None when they changed nothing.
 
+use std::sync::LazyLock;
+
 use memchr::{memchr, memchr2, memmem};
 
 use super::REDACTED;
+
+/// Built once: making a searcher costs more than searching a log line with it.
+static SCHEME_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("://"));
 
 /// Words that name an `Authorization` scheme: the credentials follow them after a space.
 const AUTH_SCHEMES: [&str; 5] = ["bearer", "basic", "digest", "token", "negotiate"];
@@ -83,7 +88,7 @@ pub fn keyed_values(text: &str, sensitive: impl Fn(&str) -> bool) -> Option<Stri
 pub fn url_credentials(text: &str) -> Option<String> {
     let b = text.as_bytes();
     let (mut out, mut copied, mut changed) = (String::new(), 0, false);
-    for at in memmem::find_iter(b, "://") {
+    for at in SCHEME_END.find_iter(b) {
         let host_start = at + 3;
         if host_start < copied {
             continue;
