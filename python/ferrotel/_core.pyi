@@ -616,6 +616,10 @@ def configure_tracing(
     max_events: int = 128,
     max_links: int = 128,
     max_attribute_length: int | None = None,
+    redact_keys: list[str] = ...,
+    redact_defaults: bool = True,
+    redact_values: list[str] = ...,
+    redact_patterns: list[tuple[str, str]] = ...,
 ) -> None: ...
 def _tracing_configured() -> bool: ...
 def current_span() -> Span | None: ...
@@ -734,6 +738,7 @@ def configure_logs(
     redact_keys: list[str],
     redact_defaults: bool,
     redact_patterns: list[tuple[str, str]],
+    redact_values: list[str] = ...,
     color: bool = True,
 ) -> None: ...
 def log_level() -> int: ...

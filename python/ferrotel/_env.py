@@ -490,6 +490,9 @@ CONFIG_VARIABLES = {
     "FERROTEL_SAMPLING_RATE": "tracing.sampling_rate",
     "FERROTEL_JAEGER_ENDPOINT": "tracing.exporters.jaeger.endpoint",
     "FERROTEL_TRACES_FILE": "tracing.exporters.file",
+    "FERROTEL_REDACT_KEYS": "redaction.keys",
+    "FERROTEL_REDACT_DEFAULTS": "redaction.defaults",
+    "FERROTEL_REDACT_VALUES": "redaction.values",
 }
 
 

@@ -11,12 +11,12 @@ use pyo3::prelude::*;
 use super::enrich::Enrichment;
 use super::format::FormatSpec;
 use super::record::{Level, LogRecord};
-use super::redact::Redactor;
 use super::sinks::elasticsearch::ElasticsearchSink;
 use super::sinks::files::{start_console, FileSink, Stream};
 use super::sinks::otlp::OtlpLogSink;
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::lifecycle::Lifecycle;
+use crate::transport::redact::Redactor;
 use crate::transport::worker::BatchWorker;
 
 pub type LogWorker = Arc<BatchWorker<Arc<LogRecord>>>;
@@ -76,7 +76,7 @@ fn install_default(py: Python<'_>) {
     let spec = FormatSpec {
         pretty: false,
         enrichment: Enrichment::from_environment(py),
-        redactor: Arc::new(Redactor::new(&[], true, &[]).expect("the default denylist compiles")),
+        redactor: Arc::new(Redactor::new(&[], true, &[], &[]).expect("the default denylist compiles")),
     };
     let mut sinks = SINKS.write();
     if sinks.is_none() {
@@ -90,7 +90,7 @@ fn install_default(py: Python<'_>) {
 #[pyfunction]
 #[pyo3(signature = (
     *, level, format, console, file, elasticsearch, otlp, service, environment, version, hostname,
-    redact_keys, redact_defaults, redact_patterns, color=true,
+    redact_keys, redact_defaults, redact_patterns, redact_values=Vec::new(), color=true,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn configure_logs(
@@ -108,6 +108,7 @@ pub fn configure_logs(
     redact_keys: Vec<String>,
     redact_defaults: bool,
     redact_patterns: Vec<(String, String)>,
+    redact_values: Vec<String>,
     color: bool,
 ) -> Result<()> {
     let level = Level::extract(level)?;
@@ -129,7 +130,12 @@ pub fn configure_logs(
             version,
             hostname,
         },
-        redactor: Arc::new(Redactor::new(&redact_keys, redact_defaults, &redact_patterns)?),
+        redactor: Arc::new(Redactor::new(
+            &redact_keys,
+            redact_defaults,
+            &redact_values,
+            &redact_patterns,
+        )?),
     };
     let mut sinks = Vec::new();
     if let Some(file) = file {
