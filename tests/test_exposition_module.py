@@ -141,7 +141,7 @@ def test_wsgi_app_name_query_restricts_the_series(registry: Any) -> None:
     _, _, body = call_wsgi(
         ferrotel.make_wsgi_app(registry), QUERY_STRING="name[]=in_flight&name[]=build_info"
     )
-    assert {f.name for f in parse_text(body.decode())} == {"in_flight", "build"}
+    assert {f.name for f in parse_text(body.decode())} == {"in_flight", "build_info"}
 
 
 def test_wsgi_app_serves_any_collector() -> None:

@@ -1,6 +1,7 @@
 //! Layer 3, metrics: families and the registry (collect), exposition (process), and the
 //! `/metrics` server and Pushgateway (export).
 
+pub mod args;
 pub mod collectors;
 pub mod counter;
 pub mod created;
@@ -20,11 +21,12 @@ pub mod summary;
 pub mod timer;
 pub mod validate;
 pub mod value;
+pub mod views;
 
 use pyo3::prelude::*;
 
 use process::Part;
-use pyregistry::{BuiltinCollector, RestrictedRegistry};
+use views::{BuiltinCollector, RestrictedRegistry};
 
 /// At import: the default REGISTRY holding ferrotel's own counts and, like prometheus_client's,
 /// the process and Python runtime metrics, and the handles on those built-in collectors.

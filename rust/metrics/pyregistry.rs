@@ -1,20 +1,20 @@
-//! The registry as Python sees it: prometheus_client's `CollectorRegistry` API (with the guide's
-//! `prefix`, `default_labels` and a per-metric cardinality limit), its restricted view, and the
-//! `generate_latest` / `generate_openmetrics` functions.
+//! The registry as Python sees it: prometheus_client's `CollectorRegistry` API, with the guide's
+//! `prefix`, `default_labels` and a per-metric cardinality limit.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::exposition::{Escaping, Format};
+use super::args::{self, name_set, read_labels, sorted};
 use super::family::DEFAULT_CARDINALITY_LIMIT;
 use super::native::NativeFamily;
-use super::process::{Part, ProcessCollector};
-use super::registry::{Options, Render, Source};
+use super::process::Part;
+use super::registry::{Options, Source};
 use super::validate::{self, NameArg};
+use super::views::{process_collector, BuiltinCollector, RestrictedRegistry};
 use crate::runtime::errors::{Error, Result};
 
 pub use super::registry::RegistryCore;
@@ -25,25 +25,9 @@ pub struct PyRegistry {
     pub core: Arc<RegistryCore>,
 }
 
-/// `registry.restricted_registry(names)`: collects only the samples of those names, from the
-/// registry as it is at each collect (so also metrics registered after it was made).
-#[pyclass(frozen, name = "RestrictedRegistry", module = "ferrotel._core")]
-pub struct RestrictedRegistry {
-    core: Arc<RegistryCore>,
-    names: Arc<HashSet<String>>,
-}
-
-/// ferrotel's built-in process, platform or GC collector: `PROCESS_COLLECTOR`,
-/// `PLATFORM_COLLECTOR`, `GC_COLLECTOR`, which can be unregistered and registered again.
-#[pyclass(frozen, name = "BuiltinCollector", module = "ferrotel._core")]
-pub struct BuiltinCollector {
-    pub part: Part,
-}
-
 static DEFAULT_REGISTRY: PyOnceLock<Py<PyRegistry>> = PyOnceLock::new();
-static PROCESS: PyOnceLock<Arc<ProcessCollector>> = PyOnceLock::new();
 
-fn default_options() -> Options {
+pub(super) fn default_options() -> Options {
     Options {
         prefix: String::new(),
         default_labels: Vec::new(),
@@ -70,82 +54,6 @@ pub fn registry_core(py: Python<'_>, registry: Option<&Bound<'_, PyRegistry>>) -
     match registry {
         Some(r) => r.get().core.clone(),
         None => default_registry(py).get().core.clone(),
-    }
-}
-
-fn process_collector(py: Python<'_>) -> Result<Arc<ProcessCollector>> {
-    if let Some(p) = PROCESS.get(py) {
-        return Ok(p.clone());
-    }
-    let made = Arc::new(ProcessCollector::new(py)?);
-    Ok(PROCESS.get_or_init(py, || made).clone())
-}
-
-/// The `registry=` argument: omitted means the default REGISTRY, `None` means unregistered.
-pub enum RegistryArg {
-    Default,
-    Unregistered,
-    Given(Arc<RegistryCore>),
-}
-
-impl RegistryArg {
-    pub fn resolve(self, py: Python<'_>) -> Option<Arc<RegistryCore>> {
-        match self {
-            RegistryArg::Default => Some(default_registry(py).get().core.clone()),
-            RegistryArg::Unregistered => None,
-            RegistryArg::Given(core) => Some(core),
-        }
-    }
-}
-
-impl<'a, 'py> FromPyObject<'a, 'py> for RegistryArg {
-    type Error = Error;
-
-    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> Result<Self> {
-        if obj.is_none() {
-            return Ok(RegistryArg::Unregistered);
-        }
-        match obj.cast::<PyRegistry>() {
-            Ok(r) => Ok(RegistryArg::Given(r.get().core.clone())),
-            Err(_) => Err(Error::wrong_type(format!(
-                "registry must be a ferrotel Registry or None, got {}",
-                obj.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))),
-        }
-    }
-}
-
-fn read_labels(labels: &Bound<'_, PyDict>, what: &str) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::with_capacity(labels.len());
-    for (k, v) in labels.iter() {
-        let k = k
-            .cast::<PyString>()
-            .map_err(|_| Error::wrong_type(format!("{what} name {k} is not a str")))?;
-        let k = validate::name_text(k, &format!("{what} name"))?.to_string();
-        validate::label_name(&k, &[])?;
-        out.push((k, super::family::label_value(&v)?.as_ref().to_string()));
-    }
-    Ok(out)
-}
-
-fn cardinality_limit(value: Option<&Bound<'_, PyAny>>) -> Result<usize> {
-    let Some(value) = value else {
-        return Ok(DEFAULT_CARDINALITY_LIMIT);
-    };
-    let shown = value.repr().map(|r| r.to_string()).unwrap_or_default();
-    if value.cast::<pyo3::types::PyInt>().is_err() {
-        return Err(Error::wrong_type(format!(
-            "cardinality_limit must be an int, got {shown}"
-        )));
-    }
-    match value.extract::<i64>() {
-        Ok(n) if n >= 1 => {
-            usize::try_from(n).map_err(|_| Error::invalid(format!("cardinality_limit {shown} is too large")))
-        }
-        Ok(_) => Err(Error::invalid(format!(
-            "cardinality_limit must be at least 1, got {shown}"
-        ))),
-        Err(_) => Err(Error::invalid(format!("cardinality_limit {shown} is out of range"))),
     }
 }
 
@@ -186,7 +94,7 @@ impl PyRegistry {
     }
 }
 
-fn collect_families<'py>(
+pub(super) fn collect_families<'py>(
     py: Python<'py>,
     core: &Arc<RegistryCore>,
     names: Option<&HashSet<String>>,
@@ -195,9 +103,9 @@ fn collect_families<'py>(
     super::collectors::to_prometheus_families(py, &families)
 }
 
-type Rendered<'py> = (Bound<'py, PyBytes>, &'static str, Option<&'static str>);
+pub(super) type Rendered<'py> = (Bound<'py, PyBytes>, &'static str, Option<&'static str>);
 
-fn render_for<'py>(
+pub(super) fn render_for<'py>(
     py: Python<'py>,
     core: &Arc<RegistryCore>,
     accept: Option<&str>,
@@ -231,7 +139,7 @@ impl PyRegistry {
                 .map(|d| read_labels(d, "default label"))
                 .transpose()?
                 .unwrap_or_default(),
-            cardinality_limit: self::cardinality_limit(cardinality_limit)?,
+            cardinality_limit: args::cardinality_limit(cardinality_limit)?,
             auto_describe,
             support_collectors_without_names,
         });
@@ -298,7 +206,7 @@ impl PyRegistry {
     }
 
     /// Registers a ferrotel metric, a built-in collector, or any object with `collect()`.
-    fn register(&self, py: Python<'_>, collector: &Bound<'_, PyAny>) -> Result<()> {
+    pub fn register(&self, py: Python<'_>, collector: &Bound<'_, PyAny>) -> Result<()> {
         if let Some(family) = NativeFamily::from_object(collector) {
             return self.core.register_native(family);
         }
@@ -354,10 +262,7 @@ impl PyRegistry {
 
     /// A view collecting only the samples named (`["http_requests_total"]`).
     fn restricted_registry(&self, names: &Bound<'_, PyAny>) -> Result<RestrictedRegistry> {
-        Ok(RestrictedRegistry {
-            core: self.core.clone(),
-            names: Arc::new(name_set(names)?),
-        })
+        Ok(RestrictedRegistry::new(self.core.clone(), name_set(names)?))
     }
 
     /// Sets (or, with None, removes) the labels of the `target_info` series.
@@ -450,125 +355,4 @@ impl PyRegistry {
             self.core.prefix.read()
         )
     }
-}
-
-/// Sample names given as any iterable of `str`.
-fn name_set(names: &Bound<'_, PyAny>) -> Result<HashSet<String>> {
-    let mut set = HashSet::new();
-    for name in names.try_iter()? {
-        set.insert(name?.extract::<String>()?);
-    }
-    Ok(set)
-}
-
-fn sorted(labels: Result<Vec<(String, String)>>) -> Result<Vec<(String, String)>> {
-    labels.map(|mut l| {
-        l.sort();
-        l
-    })
-}
-
-#[pymethods]
-impl RestrictedRegistry {
-    fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        collect_families(py, &self.core, Some(&self.names))
-    }
-
-    #[pyo3(signature = (accept=None, accept_encoding=None))]
-    fn render<'py>(
-        &self,
-        py: Python<'py>,
-        accept: Option<&str>,
-        accept_encoding: Option<&str>,
-    ) -> PyResult<Rendered<'py>> {
-        render_for(py, &self.core, accept, accept_encoding, Some(&self.names))
-    }
-
-    fn __repr__(&self) -> String {
-        let mut names: Vec<&String> = self.names.iter().collect();
-        names.sort();
-        format!("<ferrotel.RestrictedRegistry names={names:?}>")
-    }
-}
-
-#[pymethods]
-impl BuiltinCollector {
-    /// This part's families as prometheus_client `Metric` objects.
-    fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let core = Arc::new(RegistryCore::new(default_options()));
-        core.add(
-            Source::Process(process_collector(py)?, self.part),
-            Vec::new(),
-            String::new(),
-        )?;
-        collect_families(py, &core, None)
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<ferrotel built-in {:?} collector>", self.part)
-    }
-}
-
-/// A registry and, for a restricted one, the sample names it keeps.
-type Target = (Arc<RegistryCore>, Option<Arc<HashSet<String>>>);
-
-/// What `generate_latest(registry)` renders: a registry, a restricted one, or any collector.
-fn target(py: Python<'_>, registry: Option<&Bound<'_, PyAny>>) -> Result<Target> {
-    let Some(registry) = registry.filter(|r| !r.is_none()) else {
-        return Ok((default_registry(py).get().core.clone(), None));
-    };
-    if let Ok(r) = registry.cast::<PyRegistry>() {
-        return Ok((r.get().core.clone(), None));
-    }
-    if let Ok(r) = registry.cast::<RestrictedRegistry>() {
-        return Ok((r.get().core.clone(), Some(r.get().names.clone())));
-    }
-    // A single collector (a metric, a custom collector) renders as a registry holding it alone.
-    let core = Arc::new(RegistryCore::new(default_options()));
-    PyRegistry { core: core.clone() }.register(py, registry)?;
-    Ok((core, None))
-}
-
-fn render_bytes<'py>(
-    py: Python<'py>,
-    registry: Option<&Bound<'py, PyAny>>,
-    format: Format,
-    escaping: &str,
-) -> Result<Bound<'py, PyBytes>> {
-    let escaping = Escaping::parse(escaping).ok_or_else(|| {
-        Error::invalid(format!(
-            "escaping {escaping:?} is not one of 'allow-utf-8', 'underscores', 'dots', 'values'"
-        ))
-    })?;
-    let (core, names) = target(py, registry)?;
-    let how = Render {
-        format,
-        escaping,
-        names: names.as_deref(),
-    };
-    let body = py.detach(|| core.render_with(how))?;
-    Ok(PyBytes::new(py, &body))
-}
-
-/// `generate_latest(registry=REGISTRY, escaping="underscores")`: the text exposition, as
-/// prometheus_client names it.
-#[pyfunction]
-#[pyo3(signature = (registry=None, escaping="underscores"))]
-pub fn generate_latest<'py>(
-    py: Python<'py>,
-    registry: Option<&Bound<'py, PyAny>>,
-    escaping: &str,
-) -> Result<Bound<'py, PyBytes>> {
-    render_bytes(py, registry, Format::Text004, escaping)
-}
-
-/// `generate_openmetrics(registry=REGISTRY, escaping="underscores")`: the OpenMetrics 1.0 exposition.
-#[pyfunction]
-#[pyo3(signature = (registry=None, escaping="underscores"))]
-pub fn generate_openmetrics<'py>(
-    py: Python<'py>,
-    registry: Option<&Bound<'py, PyAny>>,
-    escaping: &str,
-) -> Result<Bound<'py, PyBytes>> {
-    render_bytes(py, registry, Format::OpenMetrics, escaping)
 }

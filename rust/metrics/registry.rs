@@ -16,10 +16,10 @@ use super::native::NativeFamily;
 use super::process::{Part, ProcessCollector};
 use crate::runtime::errors::{Error, Result};
 
+pub use super::args::RegistryArg;
 pub use super::collectors::to_prometheus_families;
-pub use super::pyregistry::{
-    default_registry, generate_latest, generate_openmetrics, registry_core, PyRegistry, RegistryArg,
-};
+pub use super::pyregistry::{default_registry, registry_core, PyRegistry};
+pub use super::views::{generate_latest, generate_openmetrics};
 
 pub enum Source {
     Native(NativeFamily),

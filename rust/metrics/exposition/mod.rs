@@ -3,13 +3,15 @@
 
 mod escape;
 mod filter;
+mod negotiate;
 mod snapshot;
 mod text;
 
 pub use escape::Escaping;
 pub use filter::FilterSink;
+pub use negotiate::{negotiate, Format, Negotiated};
 pub use snapshot::{OwnedFamily, OwnedSample, SnapshotSink};
-pub use text::{negotiate, Format, Negotiated, TextSink};
+pub use text::TextSink;
 
 /// `(format, escaping, content type)` for an `Accept` header, as a scrape would get: what
 /// `ferrotel.exposition.choose_encoder` builds on.
