@@ -10,7 +10,7 @@ import gzip
 import http.client
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import HTTPServer
 from pathlib import Path
 from typing import Any
@@ -47,15 +47,6 @@ def registry() -> ferrotel.Registry:
 
 
 # --- parsed back into the same families ------------------------------------------------------------
-
-
-@pytest.fixture
-def no_created() -> Iterator[None]:
-    ferrotel.disable_created_metrics()
-    prometheus_client.disable_created_metrics()
-    yield
-    ferrotel.enable_created_metrics()
-    prometheus_client.enable_created_metrics()
 
 
 def test_parsers_read_back_the_families_prometheus_client_writes(registry: Any, no_created: None) -> None:

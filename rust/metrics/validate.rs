@@ -101,16 +101,21 @@ pub fn lossy_text<'a>(value: &'a Bound<'_, PyString>) -> Cow<'a, str> {
 #[derive(Default)]
 pub struct NameArg(pub String);
 
+/// The `str` an argument must be, or a `TypeError` naming what was given.
+fn str_arg<'a, 'py>(obj: Borrowed<'a, 'py, PyAny>, what: &str) -> Result<Borrowed<'a, 'py, PyString>> {
+    obj.cast::<PyString>().map_err(|_| {
+        Error::wrong_type(format!(
+            "{what} must be a str, got {}",
+            obj.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
 impl<'a, 'py> FromPyObject<'a, 'py> for NameArg {
     type Error = Error;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> Result<Self> {
-        let text = obj.cast::<PyString>().map_err(|_| {
-            Error::wrong_type(format!(
-                "a metric name must be a str, got {}",
-                obj.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))
-        })?;
+        let text = str_arg(obj, "a metric name")?;
         Ok(NameArg(name_text(&text, "name")?.to_string()))
     }
 }
@@ -123,12 +128,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for TextArg {
     type Error = Error;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> Result<Self> {
-        let text = obj.cast::<PyString>().map_err(|_| {
-            Error::wrong_type(format!(
-                "documentation must be a str, got {}",
-                obj.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))
-        })?;
+        let text = str_arg(obj, "documentation")?;
         Ok(TextArg(lossy_text(&text).into_owned()))
     }
 }
