@@ -15,6 +15,19 @@ import pytest
 
 LOOPBACK = "127.0.0.1"
 
+try:
+    from hypothesis import settings
+except ImportError:
+    # A test extra that only tests/test_properties.py imports: without it that module alone fails
+    # to load, and the rest of the suite still runs (an interpreter with an older build, say).
+    pass
+else:
+    # The property-based tests run in the test command with a bounded number of examples each;
+    # HYPOTHESIS_PROFILE=thorough searches longer when hunting.
+    settings.register_profile("ferrotel", max_examples=200, deadline=None)
+    settings.register_profile("thorough", max_examples=5_000, deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ferrotel"))
+
 
 def server_binary(name: str) -> str:
     """The path of an external binary (``promtool``, ``prometheus``, ``prometheus-pushgateway``).

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
 
 use super::context;
+use super::convert::{self, Converter};
 use super::pipeline;
 use super::record::{self, Level, LogRecord, Origin};
 use crate::traces::context::current_span_ids;
@@ -46,31 +47,34 @@ fn message(record: &Bound<'_, PyAny>, msg: Option<&Bound<'_, PyAny>>, args: Opti
     let no_args = args.is_none_or(|a| a.is_none() || a.cast::<PyTuple>().is_ok_and(|t| t.is_empty()));
     if let (true, Some(msg)) = (no_args, msg) {
         if let Ok(text) = msg.cast_exact::<PyString>() {
-            return record::text(text);
+            return convert::text(text);
         }
     }
     match record.call_method0(intern!(record.py(), "getMessage")) {
-        Ok(text) => record::display(&text),
-        Err(_) => msg.map(record::display).unwrap_or_default(),
+        Ok(text) => convert::display(&text),
+        Err(_) => msg.map(convert::display).unwrap_or_default(),
     }
 }
 
 /// A str attribute; None (or anything else) without the cost of a failed extraction's exception.
 fn string(value: &Bound<'_, PyAny>) -> Option<String> {
-    value.cast::<PyString>().ok().map(record::text)
+    value.cast::<PyString>().ok().map(convert::text)
 }
 
 fn build(record: &Bound<'_, PyAny>, level: Level, attrs: &Bound<'_, PyDict>) -> LogRecord {
     let py = record.py();
-    let (mut name, mut msg, mut args, mut created) = (None, None, None, None);
+    let (mut logger_name, mut msg, mut args, mut created) = (None, None, None, None);
     let (mut exc_info, mut exc_text, mut stack_info) = (None, None, None);
     let (mut file, mut line, mut function) = (None, None, None);
-    let mut fields = Vec::new();
-    for (key, value) in attrs.iter() {
-        let Ok(key) = key.cast_into::<PyString>() else { continue };
-        let Ok(key) = key.to_str() else { continue };
-        match key {
-            "name" => name = Some(value),
+    // The `extra` fields, converted together as one record's fields: one budget, unique keys.
+    let mut extra = Vec::new();
+    for (key, value) in convert::items(attrs) {
+        let Some(name) = key.cast::<PyString>().ok().and_then(|k| k.to_str().ok()) else {
+            extra.push((key.clone(), value));
+            continue;
+        };
+        match name {
+            "name" => logger_name = Some(value),
             "msg" => msg = Some(value),
             "args" => args = Some(value),
             "created" => created = value.cast::<PyFloat>().ok().map(|f| f.value()),
@@ -80,10 +84,12 @@ fn build(record: &Bound<'_, PyAny>, level: Level, attrs: &Bound<'_, PyDict>) -> 
             "filename" => file = string(&value),
             "lineno" => line = value.cast::<PyInt>().ok().and_then(|n| n.extract::<u32>().ok()),
             "funcName" => function = string(&value),
-            _ if is_standard(key) => {}
-            _ => fields.push((key.to_owned().into(), record::value(&value))),
+            _ if is_standard(name) => {}
+            _ => extra.push((key.clone(), value)),
         }
     }
+    let count = extra.len();
+    let mut fields = Converter::default().entries(extra.into_iter(), count);
     if let Some(stack) = stack_info {
         fields.push(("stack_info".into(), record::Value::Str(stack)));
     }
@@ -91,7 +97,7 @@ fn build(record: &Bound<'_, PyAny>, level: Level, attrs: &Bound<'_, PyDict>) -> 
         .and_then(|info| info.cast_into::<PyTuple>().ok())
         .and_then(|info| info.get_item(1).ok())
         .filter(|exc| !exc.is_none())
-        .map(|exc| record::error_info(&exc, exc_text.filter(|t| !t.is_empty())));
+        .map(|exc| convert::error_info(&exc, exc_text.filter(|t| !t.is_empty())));
     let origin = match (file, line, function) {
         (Some(file), Some(line), Some(function)) => Some(Box::new(Origin { file, line, function })),
         _ => None,
@@ -99,7 +105,7 @@ fn build(record: &Bound<'_, PyAny>, level: Level, attrs: &Bound<'_, PyDict>) -> 
     LogRecord {
         time_ns: created.map_or_else(record::now_ns, |s| (s * 1e9) as u64),
         level,
-        logger: name.map(|n| record::key(&n)).unwrap_or_default().into(),
+        logger: logger_name.map(|n| convert::key(&n)).unwrap_or_default().into(),
         message: message(record, msg.as_ref(), args.as_ref()),
         scoped: context::current(py),
         bound: None,

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
+use super::convert;
 use super::record::{self, Field, SharedFields};
 
 /// The value of the context variable: the merged fields of every enclosing block.
@@ -61,7 +62,7 @@ impl LogContext {
     #[pyo3(signature = (**context))]
     fn new(context: Option<&Bound<'_, PyDict>>) -> Self {
         Self {
-            fields: context.map(record::fields).unwrap_or_default(),
+            fields: context.map(convert::fields).unwrap_or_default(),
             tokens: Mutex::new(Vec::new()),
         }
     }

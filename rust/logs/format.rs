@@ -32,6 +32,16 @@ const RESERVED: &[&str] = &[
     "log.origin.function",
 ];
 
+/// `context.{key}` for a reserved key, with one more `context.` while the record has a field of
+/// that name too: a JSON object's keys stay unique.
+fn renamed(record: &LogRecord, key: &str) -> String {
+    let mut name = format!("context.{key}");
+    while record.context().any(|(k, _)| *k == name) {
+        name.insert_str(0, "context.");
+    }
+    name
+}
+
 fn push_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
     let start = out.len();
     out.resize(start + width, b'0');
@@ -300,7 +310,7 @@ impl JsonFormat {
         for field in record.context() {
             out.push(b',');
             if RESERVED.contains(&field.0.as_ref()) {
-                let renamed = (format!("context.{}", field.0).into(), field.1.clone());
+                let renamed = (renamed(record, &field.0).into(), field.1.clone());
                 write_json_field(out, &renamed, &self.redactor);
             } else {
                 write_json_field(out, field, &self.redactor);

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use super::context;
+use super::convert;
 use super::pipeline;
 use super::record::{self, ErrorInfo, Field, Level, LogRecord, SharedFields};
 use crate::traces::context::current_span_ids;
@@ -19,8 +20,8 @@ pub struct PyLogger {
 
 fn message_text(message: &Bound<'_, PyAny>) -> String {
     match message.cast_exact::<PyString>() {
-        Ok(s) => record::text(s),
-        Err(_) => record::display(message),
+        Ok(s) => convert::text(s),
+        Err(_) => convert::display(message),
     }
 }
 
@@ -46,7 +47,7 @@ impl PyLogger {
         if !pipeline::enabled(level) {
             return;
         }
-        let fields = context.map(record::fields).unwrap_or_default();
+        let fields = context.map(convert::fields).unwrap_or_default();
         self.emit(py, level, message_text(message), fields, None);
     }
 }
@@ -103,8 +104,8 @@ impl PyLogger {
             .and_then(|sys| sys.call_method0("exception"))
             .ok()
             .filter(|exc| !exc.is_none())
-            .map(|exc| record::error_info(&exc, None));
-        let fields = context.map(record::fields).unwrap_or_default();
+            .map(|exc| convert::error_info(&exc, None));
+        let fields = context.map(convert::fields).unwrap_or_default();
         self.emit(py, Level::ERROR, message_text(message), fields, error);
     }
 
@@ -113,7 +114,7 @@ impl PyLogger {
     fn log(&self, py: Python<'_>, entry: &Bound<'_, PyAny>) {
         let Ok(entry) = entry.cast::<PyDict>() else {
             if pipeline::enabled(Level::INFO) {
-                self.emit(py, Level::INFO, record::display(entry), Vec::new(), None);
+                self.emit(py, Level::INFO, convert::display(entry), Vec::new(), None);
             }
             return;
         };
@@ -132,8 +133,8 @@ impl PyLogger {
         };
         let fields = match entry.get_item("context").ok().flatten() {
             Some(context) => match context.cast::<PyDict>() {
-                Ok(context) => record::fields(context),
-                Err(_) => vec![("context".into(), record::value(&context))],
+                Ok(context) => convert::fields(context),
+                Err(_) => vec![("context".into(), convert::value(&context))],
             },
             None => Vec::new(),
         };
@@ -143,7 +144,7 @@ impl PyLogger {
     /// A logger with the same name whose records all carry `context`.
     #[pyo3(signature = (**context))]
     fn bind(&self, context: Option<&Bound<'_, PyDict>>) -> Self {
-        let added = context.map(record::fields).unwrap_or_default();
+        let added = context.map(convert::fields).unwrap_or_default();
         Self {
             name: self.name.clone(),
             bound: Some(record::merge(self.bound.as_deref().unwrap_or(&[]), added)),

@@ -3,6 +3,7 @@
 
 pub mod bridge;
 pub mod context;
+pub mod convert;
 pub mod enrich;
 pub mod format;
 pub mod logger;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyString};
 
 use crate::runtime::errors::{Error, Result};
 
@@ -140,113 +140,6 @@ pub fn now_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
-}
-
-/// Deep enough for real payloads, shallow enough that a self-containing list ends quickly.
-const MAX_DEPTH: u32 = 8;
-
-pub fn text(s: &Bound<'_, PyString>) -> String {
-    match s.to_str() {
-        Ok(s) => s.to_owned(),
-        // Lone surrogates cannot be UTF-8; keep the rest of the text.
-        Err(_) => s.to_string_lossy().into_owned(),
-    }
-}
-
-/// `str(obj)`, then `repr(obj)`; an object whose both raise is named by its type. Never raises.
-pub fn display(obj: &Bound<'_, PyAny>) -> String {
-    if let Ok(s) = obj.str() {
-        return text(&s);
-    }
-    if let Ok(s) = obj.repr() {
-        return text(&s);
-    }
-    let kind = obj.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-    format!("<unprintable {kind}>")
-}
-
-pub fn value(obj: &Bound<'_, PyAny>) -> Value {
-    value_at(obj, 0)
-}
-
-fn value_at(obj: &Bound<'_, PyAny>, depth: u32) -> Value {
-    if let Ok(s) = obj.cast_exact::<PyString>() {
-        return Value::Str(text(s));
-    }
-    if obj.is_none() {
-        return Value::Null;
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Value::Bool(b.is_true());
-    }
-    if obj.is_instance_of::<PyInt>() {
-        return match obj.extract::<i64>() {
-            Ok(n) => Value::Int(n),
-            Err(_) => Value::Str(display(obj)),
-        };
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        let f = f.value();
-        return if f.is_finite() {
-            Value::Float(f)
-        } else {
-            Value::Str(display(obj))
-        };
-    }
-    if depth < MAX_DEPTH {
-        if let Ok(dict) = obj.cast::<PyDict>() {
-            return Value::Map(
-                dict.iter()
-                    .map(|(k, v)| (key(&k).into(), value_at(&v, depth + 1)))
-                    .collect(),
-            );
-        }
-        if let Ok(list) = obj.cast::<PyList>() {
-            return Value::List(list.iter().map(|v| value_at(&v, depth + 1)).collect());
-        }
-        if let Ok(tuple) = obj.cast::<PyTuple>() {
-            return Value::List(tuple.iter().map(|v| value_at(&v, depth + 1)).collect());
-        }
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Value::Str(text(s));
-    }
-    Value::Str(display(obj))
-}
-
-pub fn key(obj: &Bound<'_, PyAny>) -> String {
-    match obj.cast::<PyString>() {
-        Ok(s) => text(s),
-        Err(_) => display(obj),
-    }
-}
-
-/// Context fields from a dict (keyword arguments, `extra`, the guide's `context`).
-pub fn fields(dict: &Bound<'_, PyDict>) -> Vec<Field> {
-    dict.iter().map(|(k, v)| (key(&k).into(), value(&v))).collect()
-}
-
-/// `error.type`, `error.message` and `error.stack_trace` of an exception. Never raises.
-pub fn error_info(exc: &Bound<'_, PyAny>, stack_trace: Option<String>) -> Box<ErrorInfo> {
-    let py = exc.py();
-    let kind = exc.get_type();
-    let name = kind.qualname().map(|n| n.to_string()).unwrap_or_default();
-    let kind = match kind.module().map(|m| m.to_string()) {
-        Ok(module) if module != "builtins" && module != "__main__" => format!("{module}.{name}"),
-        _ => name,
-    };
-    let stack_trace = stack_trace.unwrap_or_else(|| {
-        py.import("traceback")
-            .and_then(|tb| tb.call_method1("format_exception", (exc,)))
-            .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
-            .map(|text| display(&text))
-            .unwrap_or_default()
-    });
-    Box::new(ErrorInfo {
-        kind,
-        message: display(exc),
-        stack_trace: stack_trace.trim_end().to_string(),
-    })
 }
 
 /// `base` with `overrides` laid over it: a repeated key keeps its place and takes the new value.
