@@ -76,6 +76,31 @@ def test_push_pushadd_and_delete(gateway: str) -> None:
     assert not any(name == "jobs_processed_total" for name, _ in gateway_samples(gateway, "batch"))
 
 
+def test_gzip_no_timeout_and_a_custom_handler_reach_the_gateway(gateway: str) -> None:
+    """prometheus_client's push arguments: compression="gzip" and timeout=None on ferrotel's own
+    push; a grouping-key value with a space (sent base64, as 0.26 does); handler= called with
+    the request ferrotel made."""
+    from prometheus_client.exposition import default_handler
+
+    registry = ferrotel.Registry()
+    ferrotel.Gauge("batch_rows", "Rows", registry=registry).set(42)
+    key = {"zone": "eu 1"}
+    ferrotel.push_to_gateway(
+        gateway, job="gz", registry=registry, grouping_key=key, timeout=None, compression="gzip"
+    )
+    pushed = gateway_samples(gateway, "gz")
+    assert pushed[("batch_rows", (("instance", ""), ("job", "gz"), ("zone", "eu 1")))] == 42.0, pushed
+    calls = []
+
+    def handler(**request: object) -> object:
+        calls.append(request["method"])
+        return default_handler(**request)  # type: ignore[arg-type]
+
+    ferrotel.delete_from_gateway(gateway, job="gz", grouping_key=key, handler=handler)
+    assert calls == ["DELETE"]
+    assert gateway_samples(gateway, "gz") == {}
+
+
 def test_periodic_push_and_last_push_at_stop(gateway: str) -> None:
     registry = ferrotel.Registry()
     plays = ferrotel.Counter("song_plays_total", "Plays", registry=registry)

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyString};
 
 use super::exposition::{Exemplar, FamilyDesc, Kind, Timestamp};
-use super::family::{Core, Family, LabelValues};
+use super::family::{Core, Family};
 use super::native::NativeFamily;
 use super::registry::RegistryArg;
 use super::validate;
@@ -134,11 +134,6 @@ pub fn exemplar(labels: &Bound<'_, PyDict>, value: f64) -> Result<Exemplar> {
         value,
         timestamp: Some(Timestamp::seconds(unix_now())),
     })
-}
-
-/// Label values for `remove()`, which prometheus_client takes positionally only.
-pub fn positional_values<'a>(values: &'a [Bound<'_, PyAny>]) -> Result<LabelValues<'a>> {
-    values.iter().map(super::family::label_value).collect()
 }
 
 /// `remove_by_labels(labels)`: each given label's position among the family's label names and

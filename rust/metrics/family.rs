@@ -81,7 +81,7 @@ impl<S: AsRef<str>> Equivalent<LabelKey> for LabelQuery<'_, S> {
 pub enum LabelText<'a> {
     Borrowed(&'a str),
     Int { digits: [u8; 20], len: u8 },
-    Owned(String),
+    Owned(Box<str>),
 }
 
 impl LabelText<'_> {
@@ -237,12 +237,14 @@ impl<C: Core> Family<C> {
         format!("{}:{}", self.desc.kind.as_str(), self.desc.name)
     }
 
-    /// Reads label values given as `labels(*values)` or `labels(**values)`.
+    /// Reads label values given as `labels(*values)` or `labels(**values)` into `out`, which
+    /// the caller keeps on its stack (filled in place: no allocation, no copy of the buffer).
     pub fn label_values<'a>(
         &self,
         args: &'a Bound<'_, PyTuple>,
         kwargs: Option<&'a Bound<'_, PyDict>>,
-    ) -> Result<LabelValues<'a>> {
+        out: &mut LabelValues<'a>,
+    ) -> Result<()> {
         let names = &self.desc.labelnames;
         if names.is_empty() {
             return Err(Error::invalid(format!(
@@ -250,36 +252,35 @@ impl<C: Core> Family<C> {
                 self.describe()
             )));
         }
-        let kwargs = kwargs.filter(|k| !k.is_empty());
-        match kwargs {
+        match kwargs.filter(|k| !k.is_empty()) {
             Some(_) if !args.is_empty() => Err(Error::invalid(format!(
                 "Can't pass both *args and **kwargs: metric {:?} takes label values either by position or by name",
                 self.desc.name
             ))),
             Some(kwargs) => {
                 let wrong = || {
-                    self.wrong_labels(
-                        "Incorrect label names",
-                        &kwargs.repr().map(|r| r.to_string()).unwrap_or_default(),
-                    )
+                    let given = kwargs.repr().map(|r| r.to_string()).unwrap_or_default();
+                    self.wrong_labels("Incorrect label names", &given)
                 };
                 if kwargs.len() != names.len() {
                     return Err(wrong());
                 }
-                let mut values = LabelValues::new();
                 for name in names.iter() {
                     match kwargs.get_item(name)? {
-                        Some(value) => values.push(LabelText::Owned(label_value(&value)?.as_ref().to_owned())),
+                        Some(value) => out.push(LabelText::Owned(label_value(&value)?.as_ref().into())),
                         None => return Err(wrong()),
                     }
                 }
-                Ok(values)
+                Ok(())
             }
             None => {
                 if args.len() != names.len() {
                     return Err(self.wrong_labels("Incorrect label count", &args.repr()?.to_string()));
                 }
-                args.as_slice().iter().map(label_value).collect()
+                for value in args.as_slice() {
+                    out.push(label_value(value)?);
+                }
+                Ok(())
             }
         }
     }
@@ -297,7 +298,7 @@ pub fn label_value<'a>(value: &'a Bound<'_, PyAny>) -> Result<LabelText<'a>> {
     if let Ok(s) = value.cast_exact::<PyString>() {
         return Ok(match validate::lossy_text(s) {
             Cow::Borrowed(text) => LabelText::Borrowed(text),
-            Cow::Owned(text) => LabelText::Owned(text),
+            Cow::Owned(text) => LabelText::Owned(text.into()),
         });
     }
     if let Ok(i) = value.cast_exact::<PyInt>() {
@@ -306,5 +307,5 @@ pub fn label_value<'a>(value: &'a Bound<'_, PyAny>) -> Result<LabelText<'a>> {
         }
     }
     let text = value.str()?;
-    Ok(LabelText::Owned(validate::lossy_text(&text).into_owned()))
+    Ok(LabelText::Owned(validate::lossy_text(&text).into()))
 }

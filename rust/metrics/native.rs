@@ -148,8 +148,9 @@ macro_rules! metric_common_methods {
                     ))
                     .into());
                 }
-                let values = self.family.label_values(values, kwvalues)?;
-                let child = self.family.child_for(&values);
+                let mut found = $crate::metrics::family::LabelValues::new();
+                self.family.label_values(values, kwvalues, &mut found)?;
+                let child = self.family.child_for(&found);
                 if let Some(obj) = child.object.get() {
                     return Ok(obj.clone_ref(py));
                 }
@@ -184,8 +185,11 @@ macro_rules! metric_common_methods {
                     ))
                     .into());
                 }
-                let values = $crate::metrics::declare::positional_values(values.as_slice())?;
-                drop(self.family.remove(&values));
+                let mut found = $crate::metrics::family::LabelValues::new();
+                for value in values.as_slice() {
+                    found.push($crate::metrics::family::label_value(value)?);
+                }
+                drop(self.family.remove(&found));
                 Ok(())
             }
 
