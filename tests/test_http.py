@@ -227,6 +227,18 @@ def test_server_default_registry():
     assert "# TYPE ferrotel_dropped_total counter" in body
 
 
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
+def test_server_on_ipv6_loopback(registry):
+    try:
+        server = ferrotel.start_http_server(0, addr="::1", registry=registry)
+    except OSError as exc:  # a host without an IPv6 loopback address
+        pytest.skip(f"cannot bind ::1: {exc}")
+    with server:
+        assert repr(server) == f"<MetricsServer http://::1:{server.port}/metrics>"
+        with get(f"http://[::1]:{server.port}/metrics") as response:
+            assert values(response.read().decode()) == EXPECTED
+
+
 def test_two_servers_cannot_share_a_port(server, registry):
     with pytest.raises(OSError) as info:
         ferrotel.start_http_server(server.port, registry=registry)

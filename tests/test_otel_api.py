@@ -12,19 +12,10 @@ import textwrap
 
 import pytest
 
-APP = textwrap.dedent(
+#: A loopback server answering with the traceparent it received, at ``url``.
+ECHO = textwrap.dedent(
     """
-    import http.server, json, threading, urllib.request
-    {setup}
-    import ferrotel
-    from ferrotel.tracing import InMemorySpanExporter, configure
-    from opentelemetry import trace
-    from opentelemetry.instrumentation.urllib import URLLibInstrumentor
-
-    memory = InMemorySpanExporter()
-    configure(service_name="otel-app", exporters=[memory])
-    {install}
-    URLLibInstrumentor().instrument()
+    import http.server, threading
 
     class Echo(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -35,9 +26,26 @@ APP = textwrap.dedent(
         def log_message(self, *args):
             pass
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Echo)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{{server.server_address[1]}}/songs/1"
+    url = f"http://127.0.0.1:{server.server_address[1]}/songs/1"
+    """
+)
+
+APP = textwrap.dedent(
+    """
+    import json, urllib.request
+    {setup}
+    import ferrotel
+    from ferrotel.tracing import InMemorySpanExporter, configure
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.urllib import URLLibInstrumentor
+
+    memory = InMemorySpanExporter()
+    configure(service_name="otel-app", exporters=[memory])
+    {install}
+    URLLibInstrumentor().instrument()
+    {echo}
 
     ours = ferrotel.get_tracer("app")
     theirs = trace.get_tracer("library", "2.0")
@@ -69,12 +77,15 @@ ENTRY_POINTS = (
 )
 
 
-def run_app(setup: str, install: str) -> dict:
-    script = APP.format(setup=setup, install=install)
+def run_script(script: str) -> dict:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "Failed to load context" not in done.stderr, done.stderr
     return json.loads(done.stdout)
+
+
+def run_app(setup: str, install: str) -> dict:
+    return run_script(APP.format(setup=setup, install=install, echo=ECHO))
 
 
 @pytest.mark.parametrize(
@@ -104,9 +115,46 @@ def test_otel_api_and_instrumentation_record_into_ferrotel(setup: str, install: 
     # The instrumentation's client span, its propagation, and the API's scope and attributes.
     assert client["kind"] == "CLIENT"
     assert client["scope"] == "opentelemetry.instrumentation.urllib"
-    assert seen["traceparent"] == f"00-{client['trace_id']}-{client['span_id']}-01"
+    assert seen["traceparent"] == f"00-{client['trace_id']}-{client['span_id']}-03"
     assert work["scope"] == "library" and work["attributes"] == {"lib.k": "v"}
     assert failing["status"] == "ERROR"
     assert [e["name"] for e in failing["events"]] == ["exception"]
     assert failing["events"][0]["attributes"]["exception.type"] == "KeyError"
     assert request["resource"]["service.name"] == "otel-app"
+
+
+CLIENTS = textwrap.dedent(
+    """
+    import json
+    import ferrotel, ferrotel.otel, httpx, requests
+    from ferrotel.tracing import InMemorySpanExporter, configure
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    memory = InMemorySpanExporter()
+    configure(service_name="clients", exporters=[memory])
+    ferrotel.otel.install()
+    RequestsInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()
+    {echo}
+    with ferrotel.get_tracer("app").span("request") as request:
+        seen = {{"requests": requests.get(url, timeout=5).text, "httpx": httpx.get(url, timeout=5).text}}
+    print(json.dumps({{"seen": seen, "spans": memory.get_finished_spans()}}, default=list))
+    """
+)
+
+
+def test_requests_and_httpx_spans_arrive_through_ferrotels_provider() -> None:
+    result = run_script(CLIENTS.format(echo=ECHO))
+    spans = result["spans"]
+    request = next(s for s in spans if s["name"] == "request")
+    clients = {s["scope"]: s for s in spans if s["kind"] == "CLIENT"}
+    assert set(clients) == {"opentelemetry.instrumentation.requests", "opentelemetry.instrumentation.httpx"}
+    for library in ("requests", "httpx"):
+        client = clients[f"opentelemetry.instrumentation.{library}"]
+        assert client["parent_span_id"] == request["span_id"]
+        assert client["trace_id"] == request["trace_id"]
+        # What the server received names the client span, with the flags of a trace ferrotel
+        # started: sampled and (W3C Trace Context Level 2) random.
+        assert result["seen"][library] == f"00-{client['trace_id']}-{client['span_id']}-03"
+        assert client["resource"]["service.name"] == "clients"

@@ -38,6 +38,9 @@ POLL_INTERVAL = 0.5
 HTTP_TIMEOUT = 5.0
 
 ODD_PATH = 'odd "path" \\ with\nnewline ü'
+# A Prometheus 3 (UTF-8) metric and label name: quoted for a scraper that asks for
+# escaping=allow-utf-8, escaped to underscores for one that does not.
+UTF8_NAME, UTF8_LABEL, UTF8_COUNT = "app.utf8.requests", "user.tier", 2.0
 
 # What is recorded, and so what Prometheus must report.
 REQUESTS = {("GET", "/"): 3.0, ("POST", "/upload"): 1.5, ("GET", ODD_PATH): 2.0}
@@ -107,6 +110,18 @@ def record(registry: ferrotel.Registry) -> None:
         payload.observe(v)
     ferrotel.Info("app_build", "Build.", registry=registry).info({"version": "1.2.3"})
     ferrotel.Enum("app_state", "State.", states=["starting", "running"], registry=registry).state("running")
+    ferrotel.Counter(UTF8_NAME, "UTF-8 name.", [UTF8_LABEL], registry=registry).labels("gold").inc(UTF8_COUNT)
+
+
+def prometheus_version(binary: str) -> tuple[int, ...]:
+    """``prometheus --version``: "prometheus, version 2.42.0+ds (...)" -> (2, 42, 0)."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    text = (out.stdout + out.stderr).split("version", 1)[1].split()[0]
+    return tuple(int(part) for part in text.split("+")[0].split("-")[0].split("."))
+
+
+def stores_utf8_names(version: tuple[int, ...]) -> bool:
+    return version >= (3, 0, 0)
 
 
 def text_only_app(registry: ferrotel.Registry) -> Callable[..., Any]:
@@ -314,6 +329,40 @@ def test_summary_info_enum(scraped: Scraped, job: str) -> None:
         scraped,
         f'app_state{{job="{job}"}}',
         {labels(app_state="starting"): 0.0, labels(app_state="running"): 1.0},
+    )
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_utf8_metric_name_is_scraped(scraped: Scraped, job: str, server_binary: Callable[[str], str]) -> None:
+    """Every Prometheus scrapes a target with a UTF-8 name: one that asks for
+    escaping=allow-utf-8 (Prometheus 3, through OpenMetrics) gets the name quoted and stores it
+    as it is; any other (Prometheus 2, or the job that drops Accept) gets it escaped to
+    underscores, as prometheus_client writes it."""
+    quoted = job == "ferrotel_openmetrics" and stores_utf8_names(
+        prometheus_version(server_binary("prometheus"))
+    )
+    if quoted:
+        promql = f'{{"{UTF8_NAME}_total",job="{job}"}}'
+        expected = {frozenset({(UTF8_LABEL, "gold")}): UTF8_COUNT}
+    else:
+        promql = f'{UTF8_NAME.replace(".", "_")}_total{{job="{job}"}}'
+        expected = {labels(**{UTF8_LABEL.replace(".", "_"): "gold"}): UTF8_COUNT}
+    wait_for_query(scraped, promql, expected)
+
+
+def test_utf8_metric_name_reaches_prometheus_3_quoted(
+    scraped: Scraped, server_binary: Callable[[str], str]
+) -> None:
+    version = prometheus_version(server_binary("prometheus"))
+    if not stores_utf8_names(version):
+        pytest.skip(
+            f"Prometheus {'.'.join(map(str, version))} keeps only legacy metric names (UTF-8 names came "
+            f"in Prometheus 3.0): it asks for no escaping, so {UTF8_NAME!r} reaches it escaped to "
+            "underscores, which test_utf8_metric_name_is_scraped checks"
+        )
+    job = "ferrotel_openmetrics"
+    wait_for_query(
+        scraped, f'{{"{UTF8_NAME}_total",job="{job}"}}', {frozenset({(UTF8_LABEL, "gold")}): UTF8_COUNT}
     )
 
 

@@ -143,7 +143,8 @@ def check_scenario(spans, expected: dict) -> None:
     ] * 2
     assert child.links[0]["attributes"] == {}
     assert child.links[1]["attributes"] == {"link.kind": "follows"}
-    assert all(link["flags"] & SPAN_FLAGS_TRACE_FLAGS_MASK == 1 for link in child.links)
+    # The linked trace was started by ferrotel: sampled, and random (W3C Trace Context Level 2).
+    assert all(link["flags"] & SPAN_FLAGS_TRACE_FLAGS_MASK == 0x03 for link in child.links)
 
     # Status.
     assert child.status_code == Status.STATUS_CODE_ERROR
@@ -152,9 +153,9 @@ def check_scenario(spans, expected: dict) -> None:
     assert producer.status_message == ""
     assert root.status_code == Status.STATUS_CODE_UNSET
 
-    # Sampled, parent known to be local; nothing dropped.
+    # Sampled and random, parent known to be local; nothing dropped.
     for s in spans:
-        assert s.flags & SPAN_FLAGS_TRACE_FLAGS_MASK == 1
+        assert s.flags & SPAN_FLAGS_TRACE_FLAGS_MASK == 0x03
         assert s.flags & SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE
         assert not s.flags & SPAN_FLAGS_CONTEXT_IS_REMOTE
         assert (s.dropped_attributes, s.dropped_events, s.dropped_links) == (0, 0, 0)

@@ -29,7 +29,7 @@ def test_always_off_records_and_exports_nothing(tracer):
     assert not root.is_recording() and not child.is_recording()
     assert root.context.is_valid and not root.context.sampled
     assert child.context.trace_id == root.context.trace_id, "the trace still propagates"
-    assert headers["traceparent"].endswith("-00")
+    assert headers["traceparent"].endswith("-02"), "not sampled; random (W3C Trace Context Level 2)"
     assert exporter.get_finished_spans() == []
 
 

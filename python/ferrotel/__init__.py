@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import atexit
 import os
+from typing import Any
 
-from . import _core, logs, propagation, tracing
+from . import _core, _env, logs, propagation, tracing
 from ._core import (
     DEFAULT_BUCKETS,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     REGISTRY,
     Counter,
     Enum,
@@ -37,6 +41,8 @@ from ._core import (
     PanicException,
     Registry,
     Summary,
+    disable_created_metrics,
+    enable_created_metrics,
     flush,
     generate_latest,
     generate_openmetrics,
@@ -44,13 +50,29 @@ from ._core import (
     start_http_server,
 )
 from .config import configure
-from .exposition import CONTENT_TYPE_LATEST, CONTENT_TYPE_OPENMETRICS, make_asgi_app, make_wsgi_app
+from .exposition import (
+    CONTENT_TYPE_LATEST,
+    CONTENT_TYPE_OPENMETRICS,
+    CONTENT_TYPE_PLAIN_0_0_4,
+    CONTENT_TYPE_PLAIN_1_0_0,
+    MetricsHandler,
+    instance_ip_grouping_key,
+    make_asgi_app,
+    make_wsgi_app,
+    start_wsgi_server,
+    write_to_textfile,
+)
 from .logs import get_logger, log_context
 from .metrics import DefaultMetrics, MetricsCollector
 from .pushgateway import PushGateway, delete_from_gateway, push_to_gateway, pushadd_to_gateway
+from .registry import CollectorRegistry, DuplicateTimeseries
 from .tracing import Span, SpanContext, Tracer, current_span, get_tracer, traced
 
-CollectorRegistry = Registry
+# prometheus_client's switches, read as it reads them.
+if _env.prometheus_client_flag("PROMETHEUS_DISABLE_CREATED_SERIES"):
+    disable_created_metrics()
+if _env.prometheus_client_flag("PROMETHEUS_LEGACY_NAME_VALIDATION"):
+    _core.enable_legacy_validation()
 
 # Exporter threads do not survive fork(): the child starts its own and leaves the parent's
 # buffered telemetry to the parent. Whatever is buffered at exit is flushed.
@@ -63,11 +85,41 @@ atexit.register(_core.shutdown, 5.0)
 
 __version__ = "0.1.0"
 
+# Names whose objects are prometheus_client's classes: imported when first used, so ferrotel
+# itself imports without prometheus_client.
+_FROM_PROMETHEUS_CLIENT = {
+    "Metric": "prometheus_client.metrics_core",
+    "GCCollector": "ferrotel.collectors",
+    "PlatformCollector": "ferrotel.collectors",
+    "ProcessCollector": "ferrotel.collectors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _FROM_PROMETHEUS_CLIENT.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ferrotel' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
     "CONTENT_TYPE_LATEST",
     "CONTENT_TYPE_OPENMETRICS",
+    "CONTENT_TYPE_PLAIN_0_0_4",
+    "CONTENT_TYPE_PLAIN_1_0_0",
     "DEFAULT_BUCKETS",
     "DefaultMetrics",
+    "DuplicateTimeseries",
+    "GCCollector",
+    "GC_COLLECTOR",
+    "Metric",
+    "MetricsHandler",
+    "PLATFORM_COLLECTOR",
+    "PROCESS_COLLECTOR",
+    "PlatformCollector",
+    "ProcessCollector",
     "REGISTRY",
     "CollectorRegistry",
     "Counter",
@@ -87,11 +139,14 @@ __all__ = [
     "configure",
     "current_span",
     "delete_from_gateway",
+    "disable_created_metrics",
+    "enable_created_metrics",
     "flush",
     "generate_latest",
     "generate_openmetrics",
     "get_tracer",
     "get_logger",
+    "instance_ip_grouping_key",
     "log_context",
     "logs",
     "make_asgi_app",
@@ -100,7 +155,9 @@ __all__ = [
     "pushadd_to_gateway",
     "shutdown",
     "start_http_server",
+    "start_wsgi_server",
     "traced",
     "propagation",
     "tracing",
+    "write_to_textfile",
 ]

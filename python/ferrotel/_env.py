@@ -490,6 +490,9 @@ CONFIG_VARIABLES = {
     "FERROTEL_SAMPLING_RATE": "tracing.sampling_rate",
     "FERROTEL_JAEGER_ENDPOINT": "tracing.exporters.jaeger.endpoint",
     "FERROTEL_TRACES_FILE": "tracing.exporters.file",
+    "FERROTEL_REDACT_KEYS": "redaction.keys",
+    "FERROTEL_REDACT_DEFAULTS": "redaction.defaults",
+    "FERROTEL_REDACT_VALUES": "redaction.values",
 }
 
 
@@ -541,3 +544,12 @@ def config_settings(environ: Environ | None = None) -> dict[str, Any]:
         elif exporter == "console":
             put("tracing.exporters.console", "true")
     return out
+
+
+# --- prometheus_client's switches --------------------------------------------------------------
+
+
+def prometheus_client_flag(name: str, environ: Environ | None = None) -> bool:
+    """``PROMETHEUS_DISABLE_CREATED_SERIES`` and ``PROMETHEUS_LEGACY_NAME_VALIDATION`` as
+    prometheus_client reads them: ``true``, ``1`` or ``t``, in any case."""
+    return (get(name, environ) or "").lower() in ("true", "1", "t")

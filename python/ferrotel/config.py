@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from . import _env, logs, tracing
+from . import _env, _redact, logs, tracing
 from ._core import REGISTRY, PushGateway, start_http_server
 from ._env import ConfigurationWarning
 
@@ -43,6 +43,7 @@ __all__ = [
     "LoggingConfig",
     "MetricsConfig",
     "PushGatewayConfig",
+    "RedactionConfig",
     "TracingConfig",
     "TracingExporters",
     "apply",
@@ -132,6 +133,29 @@ class TracingConfig:
 
 
 @dataclass(frozen=True)
+class RedactionConfig:
+    """What log records and spans leave out, the same for both (``ferrotel._redact``)."""
+
+    #: keys added to the built-in ones (password, token, api_key, ssn, session, ...)
+    keys: tuple[str, ...] = ()
+    #: False drops the built-in keys and the search for credentials in URLs
+    defaults: bool = True
+    #: opt-in rules by the values' shape: cards, emails, bearer_tokens
+    values: tuple[str, ...] = ()
+    #: (regex, replacement) pairs; a replacement of "[REDACTED]" for a bare regex
+    patterns: tuple[tuple[str, str], ...] = ()
+
+    def arguments(self) -> dict[str, Any]:
+        """The ``redact_*`` arguments of ``logs.configure`` and ``tracing.configure``."""
+        return {
+            "redact_keys": self.keys,
+            "redact_defaults": self.defaults,
+            "redact_values": self.values,
+            "redact_patterns": self.patterns,
+        }
+
+
+@dataclass(frozen=True)
 class Config:
     service_name: str | None = None
     service_version: str | None = None
@@ -139,6 +163,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
 
 
 # --- reading: TOML and environment into one nested dict ----------------------------------------
@@ -349,6 +374,36 @@ def _tracing(data: Any) -> TracingConfig:
     )
 
 
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    """A list of names, from TOML's array or the environment's comma-separated string."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: {value!r} is not a list of strings")
+    return tuple(value)
+
+
+def _redaction(data: Any) -> RedactionConfig:
+    d = _table(data, "redaction", RedactionConfig)
+    values = _names(d.get("values", ()), "redaction.values")
+    for name in values:
+        if name not in _redact.VALUE_RULES:
+            raise ValueError(f"redaction.values: {name!r} is not one of {', '.join(_redact.VALUE_RULES)}")
+    patterns = []
+    for rule in d.get("patterns", ()):
+        if isinstance(rule, str):
+            rule = (rule, "[REDACTED]")
+        if not (isinstance(rule, (list, tuple)) and len(rule) == 2 and all(isinstance(p, str) for p in rule)):
+            raise ValueError(f"redaction.patterns: {rule!r} is not a regex or a [regex, replacement] pair")
+        patterns.append((rule[0], rule[1]))
+    return RedactionConfig(
+        keys=_names(d.get("keys", ()), "redaction.keys"),
+        defaults=_bool(d.get("defaults", True), "redaction.defaults"),
+        values=values,
+        patterns=tuple(patterns),
+    )
+
+
 def build(settings: Mapping[str, Any] | Config) -> Config:
     """A checked ``Config`` from nested settings (TOML's shape) or from a ``Config``."""
     d = _table(settings, "config", Config)
@@ -363,6 +418,7 @@ def build(settings: Mapping[str, Any] | Config) -> Config:
         metrics=_metrics(d.get("metrics", {})),
         logging=_logging(d.get("logging", {})),
         tracing=_tracing(d.get("tracing", {})),
+        redaction=_redaction(d.get("redaction", {})),
     )
 
 
@@ -424,6 +480,7 @@ def apply(config: Config) -> Running:
         service=config.service_name,
         environment=config.environment,
         version=config.service_version,
+        **config.redaction.arguments(),
     )
 
     t = config.tracing
@@ -447,6 +504,7 @@ def apply(config: Config) -> Running:
         sampling_rate=t.sampling_rate,
         sampler=t.sampler,
         exporters=exporters,
+        **config.redaction.arguments(),
     )
     _running = running
     return running
@@ -458,6 +516,7 @@ def configure(
     metrics: MetricsConfig | None = None,
     logging: LoggingConfig | None = None,
     tracing: TracingConfig | None = None,
+    redaction: RedactionConfig | None = None,
     service_name: str | None = None,
     service_version: str | None = None,
     environment: str | None = None,
@@ -469,7 +528,7 @@ def configure(
     says. With none, it is read from TOML (``toml``, ``./ferrotel.toml`` or ``[tool.ferrotel]``
     in ``./pyproject.toml``) with the environment on top.
     """
-    parts = {"metrics": metrics, "logging": logging, "tracing": tracing}
+    parts = {"metrics": metrics, "logging": logging, "tracing": tracing, "redaction": redaction}
     names = {"service_name": service_name, "service_version": service_version, "environment": environment}
     if config is None and all(v is None for v in (*parts.values(), *names.values())):
         effective = load(toml)
@@ -483,6 +542,7 @@ def configure(
                 metrics=metrics or base.metrics,
                 logging=logging or base.logging,
                 tracing=tracing or base.tracing,
+                redaction=redaction or base.redaction,
             )
         )
     apply(effective)

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import _core, _env
+from . import _core, _env, _redact
 from ._core import FileSink, LogContext, Logger
+from ._redact import MASK_EMAILS, RedactPattern
 
 if TYPE_CHECKING:
     from typing import Self
@@ -52,12 +52,6 @@ __all__ = [
     "install",
     "log_context",
 ]
-
-#: Keeps an address's first character and its domain: ``jane@example.com`` -> ``j***@example.com``.
-MASK_EMAILS = (r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)", "${1}***@${2}")
-
-_REDACT_ALL = "[REDACTED]"
-RedactPattern = str | re.Pattern[str] | tuple[str | re.Pattern[str], str]
 
 
 def get_logger(name: str = "root") -> Logger:
@@ -105,16 +99,6 @@ def log_context(**context: Any) -> LogContext:
     return LogContext(**context)
 
 
-def _pattern(rule: RedactPattern) -> tuple[str, str]:
-    pattern, replacement = rule if isinstance(rule, tuple) else (rule, _REDACT_ALL)
-    if isinstance(pattern, re.Pattern):
-        flags = "(?i)" if pattern.flags & re.IGNORECASE else ""
-        pattern = flags + pattern.pattern
-    if not isinstance(pattern, str) or not isinstance(replacement, str):
-        raise TypeError(f"a redact pattern is a regex or a (regex, replacement) pair, not {rule!r}")
-    return pattern, replacement
-
-
 def _console(console: bool | str | None, others: bool) -> str | None:
     if console is None:
         return None if others else "stdout"
@@ -140,6 +124,7 @@ def configure(
     redact_keys: Iterable[str] = (),
     redact_defaults: bool = True,
     redact_patterns: Iterable[RedactPattern] = (),
+    redact_values: Iterable[str] = (),
 ) -> None:
     """Replaces the log pipeline (the previous sinks write what they hold first).
 
@@ -149,15 +134,15 @@ def configure(
     NODE_ENV), APP_VERSION (then OTEL_RESOURCE_ATTRIBUTES) and the host name, as on spans.
 
     Values under keys containing password, secret, token, api_key, authorization, cookie, … are
-    written as ``[REDACTED]`` (``redact_keys`` adds keys, ``redact_defaults=False`` drops the
-    built-in ones); ``redact_patterns`` rewrite matching text in messages and values: a regex
-    (replaced by ``[REDACTED]``) or ``(regex, replacement)`` with ``$1`` group references, such as
-    ``MASK_EMAILS``. Patterns use Rust regex syntax (no look-around or backreferences).
+    written as ``[REDACTED]``, and so are such secrets written inside messages and exception
+    messages (``password=…``, a URL's ``user:pass@``). ``redact_keys`` adds keys,
+    ``redact_defaults=False`` drops the built-in ones; ``redact_values`` turns on the opt-in
+    rules ``cards``, ``emails``, ``bearer_tokens``; ``redact_patterns`` rewrite matching text: a
+    regex or ``(regex, replacement)``, such as ``MASK_EMAILS``. ``ferrotel._redact`` describes
+    the rules and their cost; spans follow the same ones (``ferrotel.tracing.configure``).
     """
     if isinstance(file, (str, os.PathLike)):
         file = FileSink(file)
-    if isinstance(redact_keys, str):
-        raise TypeError(f"redact_keys must be a list of keys, not the str {redact_keys!r}")
     identity = _env.service(service, version, environment)
     _core.configure_logs(
         level=level,
@@ -170,10 +155,8 @@ def configure(
         environment=identity.environment,
         version=identity.version,
         hostname=hostname or _env.hostname(),
-        redact_keys=list(redact_keys),
-        redact_defaults=redact_defaults,
-        redact_patterns=[_pattern(rule) for rule in redact_patterns],
         color=_env.color_allowed(),
+        **_redact.arguments(redact_keys, redact_defaults, redact_patterns, redact_values),
     )
 
 

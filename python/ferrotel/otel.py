@@ -112,9 +112,32 @@ class Tracer(otel_trace.Tracer):
             yield current
 
 
+class _Resource:
+    """The resource as the SDK's ``Resource`` shows it to instrumentations, without the SDK."""
+
+    __slots__ = ("attributes", "schema_url")
+
+    def __init__(self, attributes: Mapping[str, Any]) -> None:
+        self.attributes = attributes
+        self.schema_url = ""
+
+
 class TracerProvider(otel_trace.TracerProvider):
     """The OpenTelemetry API's tracer provider, recording into ferrotel's pipeline (configured
     with ``ferrotel.tracing.configure``)."""
+
+    @property
+    def resource(self) -> Any:
+        """The resource spans are recorded with (service name, version, environment,
+        OTEL_RESOURCE_ATTRIBUTES), as the SDK's provider has it: an
+        ``opentelemetry.sdk.resources.Resource`` when the SDK is installed, else an object with
+        the same ``attributes``. Instrumentations read it (``otelServiceName`` in log records)."""
+        attributes = tracing.current_resource()
+        try:
+            from opentelemetry.sdk.resources import Resource
+        except ImportError:
+            return _Resource(attributes)
+        return Resource(dict(attributes))
 
     def get_tracer(
         self,

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
-from . import _env
+from . import _env, _redact
 from ._core import (
     ConsoleSpanExporter,
     DiscardSpanExporter,
@@ -53,12 +54,15 @@ __all__ = [
     "Tracer",
     "ZipkinExporter",
     "configure",
+    "current_resource",
     "current_span",
     "get_tracer",
     "traced",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: What the last ``configure()`` installed as the resource.
+_resource: Mapping[str, Any] = MappingProxyType({})
 SpanExporter = (
     OTLPSpanExporter
     | ZipkinExporter
@@ -149,9 +153,17 @@ def configure(
     max_events: int | None = None,
     max_links: int | None = None,
     max_attribute_length: int | None = None,
+    redact_keys: Iterable[str] = (),
+    redact_defaults: bool = True,
+    redact_patterns: Iterable[_redact.RedactPattern] = (),
+    redact_values: Iterable[str] = (),
 ) -> None:
     """Installs the tracing pipeline; arguments win over the OTEL_* environment variables
     (read by ``ferrotel._env``), except OTEL_SDK_DISABLED=true, which samples nothing.
+
+    Span, event and link attributes and status descriptions are redacted by the rules log
+    records follow (``ferrotel._redact``; the ``redact_*`` arguments as in
+    ``ferrotel.logs.configure``), on the exporters' threads: the application's pays nothing.
 
     ``sampling_rate`` (the guide's samplingRate) samples that share of new traces and follows
     the parent's decision for the rest; with a ratio ``sampler`` it is that sampler's ratio.
@@ -169,8 +181,10 @@ def configure(
     def first(*values: float | None, default: float) -> float:
         return next((v for v in values if v is not None), default)
 
+    global _resource
+    attributes = resource_from_env(service_name, service_version, environment, resource)
     configure_tracing(
-        resource_from_env(service_name, service_version, environment, resource),
+        attributes,
         sampler=sampler_name,
         sampler_arg=sampler_arg,
         exporters=list(exporters_from_env() if exporters is None else exporters),
@@ -184,7 +198,17 @@ def configure(
         max_attribute_length=max_attribute_length
         if max_attribute_length is not None
         else limits.max_attribute_length,
+        **_redact.arguments(redact_keys, redact_defaults, redact_patterns, redact_values),
     )
+    _resource = MappingProxyType(dict(attributes))
+
+
+def current_resource() -> Mapping[str, Any]:
+    """The resource attributes spans are recorded with (configuring tracing from the
+    environment first, as ``get_tracer`` does, when ``configure()`` has not been called)."""
+    if not _tracing_configured():
+        configure()
+    return _resource
 
 
 def get_tracer(name: str, version: str = "") -> Tracer:

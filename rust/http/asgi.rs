@@ -83,11 +83,17 @@ fn asgi_headers(headers: Option<Bound<'_, PyAny>>) -> Vec<(String, String)> {
         let Some(wanted) = WANTED.iter().find(|w| w.as_bytes().eq_ignore_ascii_case(&name)) else {
             continue;
         };
-        if found.iter().any(|(k, _)| k == wanted) {
+        let Some(value) = bytes(&value).and_then(|v| String::from_utf8(v).ok()) else {
             continue;
-        }
-        if let Some(value) = bytes(&value).and_then(|v| String::from_utf8(v).ok()) {
-            found.push(((*wanted).to_owned(), value));
+        };
+        // Repeated lines are one comma-separated list (RFC 9110 5.3), as WSGI servers hand them
+        // over: several `tracestate` lines are one list, two `traceparent` lines are invalid.
+        match found.iter_mut().find(|(k, _)| k == wanted) {
+            Some((_, existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            None => found.push(((*wanted).to_owned(), value)),
         }
     }
     found

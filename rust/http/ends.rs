@@ -15,6 +15,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 
 use super::recorder::{InlineStr, Recorder, RequestId};
+use super::url::url_path;
 use crate::logs::pipeline as log_pipeline;
 use crate::logs::record::{Level, LogRecord, SharedFields, Value};
 use crate::traces::data::{AttrValue, StatusCode};
@@ -100,7 +101,10 @@ impl Ended {
             r.name = name;
             r.attributes.extend([
                 ("http.request.method".into(), AttrValue::Str(self.method.into_owned())),
-                ("url.path".into(), AttrValue::Str(self.path.as_str().to_owned())),
+                (
+                    "url.path".into(),
+                    AttrValue::Str(url_path(self.path.as_str()).to_owned()),
+                ),
                 ("url.scheme".into(), AttrValue::Str(self.scheme.into_owned())),
                 ("http.route".into(), AttrValue::Str(template.to_owned())),
                 ("http.response.status_code".into(), AttrValue::Int(status.into())),

@@ -10,6 +10,7 @@ pub mod ends;
 mod recorder;
 mod request;
 mod routes;
+mod url;
 mod wsgi;
 
 pub use asgi::{AsgiSend, PyHttpRequest};

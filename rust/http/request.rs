@@ -19,7 +19,7 @@ use crate::logs::record::Level;
 use crate::traces::context;
 use crate::traces::data::StatusCode;
 use crate::traces::ids;
-use crate::traces::span::PySpan;
+use crate::traces::span::{error_description, PySpan};
 
 /// One request in flight: its server span (current until the request ends), request id,
 /// start time and response status.
@@ -61,10 +61,7 @@ impl Request {
         if let Err(err) = span.record_exception(py, exc, None, None, true) {
             err.write_unraisable(py, Some(exc));
         }
-        let description = match (exc.get_type().name(), exc.str()) {
-            (Ok(kind), Ok(text)) => format!("{kind}: {text}"),
-            _ => String::new(),
-        };
+        let description = error_description(exc);
         span.with_recording(|r| {
             r.status = StatusCode::Error;
             r.status_message = description;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::enrich::Enrichment;
 use super::record::{Field, LogRecord, Value};
-use super::redact::{Redactor, REDACTED};
+use crate::transport::redact::{Redactor, REDACTED};
 
 pub const ECS_VERSION: &str = "8.11.0";
 

@@ -9,5 +9,4 @@ pub mod format;
 pub mod logger;
 pub mod pipeline;
 pub mod record;
-pub mod redact;
 pub mod sinks;

@@ -11,13 +11,13 @@ use pyo3::prelude::*;
 use super::enrich::Enrichment;
 use super::format::FormatSpec;
 use super::record::{Level, LogRecord};
-use super::redact::Redactor;
 use super::sinks::console::{start_console, Stream};
 use super::sinks::elasticsearch::ElasticsearchSink;
 use super::sinks::files::FileSink;
 use super::sinks::otlp::OtlpLogSink;
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::lifecycle::Lifecycle;
+use crate::transport::redact::Redactor;
 use crate::transport::worker::BatchWorker;
 
 pub type LogWorker = Arc<BatchWorker<Arc<LogRecord>>>;
@@ -77,7 +77,7 @@ fn install_default(py: Python<'_>) {
     let spec = FormatSpec {
         pretty: false,
         enrichment: Enrichment::from_environment(py),
-        redactor: Arc::new(Redactor::new(&[], true, &[]).expect("the default denylist compiles")),
+        redactor: Arc::new(Redactor::new(&[], true, &[], &[]).expect("the default denylist compiles")),
     };
     let mut sinks = SINKS.write();
     if sinks.is_none() {
@@ -91,7 +91,7 @@ fn install_default(py: Python<'_>) {
 #[pyfunction]
 #[pyo3(signature = (
     *, level, format, console, file, elasticsearch, otlp, service, environment, version, hostname,
-    redact_keys, redact_defaults, redact_patterns, color=true,
+    redact_keys, redact_defaults, redact_patterns, redact_values=Vec::new(), color=true,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn configure_logs(
@@ -109,6 +109,7 @@ pub fn configure_logs(
     redact_keys: Vec<String>,
     redact_defaults: bool,
     redact_patterns: Vec<(String, String)>,
+    redact_values: Vec<String>,
     color: bool,
 ) -> Result<()> {
     let level = Level::extract(level)?;
@@ -130,7 +131,12 @@ pub fn configure_logs(
             version,
             hostname,
         },
-        redactor: Arc::new(Redactor::new(&redact_keys, redact_defaults, &redact_patterns)?),
+        redactor: Arc::new(Redactor::new(
+            &redact_keys,
+            redact_defaults,
+            &redact_values,
+            &redact_patterns,
+        )?),
     };
     let mut sinks = Vec::new();
     if let Some(file) = file {

@@ -6,20 +6,23 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use super::created;
 use super::declare::{declare_family, number};
 use super::exposition::{Exemplar, FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::ExceptionCounter;
-use super::value::AtomicF64;
+use super::validate::{NameArg, TextArg};
+use super::value::{unix_now, AtomicF64};
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::selfmetrics;
 
-#[derive(Default)]
 pub struct CounterCore {
     value: AtomicF64,
     exemplar: Mutex<Option<Exemplar>>,
+    /// Made, or last reset, at this Unix time.
+    created: AtomicF64,
 }
 
 impl CounterCore {
@@ -37,16 +40,20 @@ impl Core for CounterCore {
     type Config = ();
 
     fn new(_: &()) -> Self {
-        Self::default()
+        Self {
+            value: AtomicF64::new(0.0),
+            exemplar: Mutex::new(None),
+            created: AtomicF64::new(unix_now()),
+        }
     }
 
-    fn write(&self, desc: &FamilyDesc, labels: &[String], created: f64, sink: &mut dyn SampleSink) {
+    fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink) {
         let exemplar = self.exemplar.lock();
         let mut total = Sample::new("_total", &desc.labelnames, labels, self.value.get());
         total.exemplar = exemplar.as_ref();
         sink.sample(desc, &total);
         drop(exemplar);
-        sink.sample(desc, &Sample::new("_created", &desc.labelnames, labels, created));
+        created::write(desc, labels, self.created.get(), sink);
     }
 }
 
@@ -62,28 +69,28 @@ metric_common_methods!(PyCounter, CounterCore, Counter);
 #[pymethods]
 impl PyCounter {
     #[new]
-    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None))]
+    #[pyo3(signature = (name, documentation=TextArg::default(), labelnames=None, namespace=NameArg::default(), subsystem=NameArg::default(), unit=NameArg::default(), registry=RegistryArg::Default, _labelvalues=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        name: &str,
-        documentation: &str,
+        name: NameArg,
+        documentation: TextArg,
         labelnames: Option<&Bound<'_, PyAny>>,
-        namespace: &str,
-        subsystem: &str,
-        unit: &str,
+        namespace: NameArg,
+        subsystem: NameArg,
+        unit: NameArg,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
     ) -> Result<Self> {
         let (family, child) = declare_family(
             py,
             Kind::Counter,
-            name,
-            documentation,
+            &name.0,
+            &documentation.0,
             labelnames,
-            namespace,
-            subsystem,
-            unit,
+            &namespace.0,
+            &subsystem.0,
+            &unit.0,
             registry,
             &[],
             (),
@@ -106,10 +113,15 @@ impl PyCounter {
         }
         if amount < 0.0 {
             return Err(Error::invalid(format!(
-                "counter {:?} can only increase: amount {amount} is negative",
+                "Counters can only be incremented by non-negative amounts. Counter {:?} got {amount}",
                 self.family.desc.name
             ))
             .into());
+        }
+        if amount == f64::INFINITY {
+            // An infinite total would stay infinite for the rest of the process.
+            selfmetrics::record_drop("metrics", "non_finite_value");
+            return Ok(());
         }
         core.inc(amount);
         if let Some(labels) = exemplar {
@@ -118,9 +130,11 @@ impl PyCounter {
         Ok(())
     }
 
-    /// Sets the counter back to zero, as prometheus_client's `reset()`.
+    /// Sets the counter back to zero and restarts its `_created`, as prometheus_client's `reset()`.
     fn reset(&self) -> PyResult<()> {
-        self.cell()?.value.set(0.0);
+        let core = self.cell()?;
+        core.value.set(0.0);
+        core.created.set(unix_now());
         Ok(())
     }
 

@@ -1,14 +1,13 @@
 //! What every metric constructor shares: prometheus_client's arguments turned into a validated
 //! family description, and the registry the family goes into.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyString};
 
-use super::exposition::{Exemplar, FamilyDesc, Kind};
-use super::family::{Core, Family};
+use super::exposition::{Exemplar, FamilyDesc, Kind, Timestamp};
+use super::family::{Core, Family, LabelValues};
 use super::native::NativeFamily;
 use super::registry::RegistryArg;
 use super::validate;
@@ -57,22 +56,17 @@ pub fn declare_family<C: Core>(
         }
     }
     // An Enum writes its state in a label named after the metric.
-    if kind == Kind::StateSet && labelnames.contains(&full) {
+    if kind == Kind::StateSet && (labelnames.contains(&full) || labelnames.iter().any(|l| l == name)) {
         return Err(Error::invalid(format!(
-            "Enum {full:?} cannot have a label of its own name"
+            "Overlapping labels for Enum metric: {name}: the state is written in a label named {full:?}"
         )));
     }
     let limit = registry
         .as_ref()
         .map(|r| r.cardinality_limit)
         .unwrap_or(super::family::DEFAULT_CARDINALITY_LIMIT);
-    let desc = FamilyDesc {
-        name: full,
-        help: documentation.to_string(),
-        unit: unit.to_string(),
-        kind,
-        labelnames: labelnames.into_boxed_slice(),
-    };
+    let mut desc = FamilyDesc::new(full, documentation, kind, labelnames.into_boxed_slice());
+    desc.unit = unit.to_string();
     let family = Arc::new(Family::new(desc, config, limit));
     if let Some(registry) = registry {
         registry.register_native(wrap(family.clone()))?;
@@ -95,7 +89,7 @@ fn label_names(labelnames: Option<&Bound<'_, PyAny>>) -> Result<Vec<String>> {
     for item in labelnames.try_iter()? {
         let item = item?;
         match item.cast::<PyString>() {
-            Ok(s) => names.push(s.to_str()?.to_string()),
+            Ok(s) => names.push(validate::name_text(s, "label name")?.to_string()),
             Err(_) => return Err(Error::wrong_type(format!("label name {} is not a str", item.repr()?))),
         }
     }
@@ -121,36 +115,61 @@ pub fn exemplar(labels: &Bound<'_, PyDict>, value: f64) -> Result<Exemplar> {
     let mut pairs = Vec::with_capacity(labels.len());
     let mut runes = 0;
     for (k, v) in labels.iter() {
-        let k: String = k
-            .extract()
+        let k = k
+            .cast::<PyString>()
             .map_err(|_| Error::wrong_type(format!("exemplar label {k} is not a str")))?;
+        let k = validate::name_text(k, "exemplar label name")?.to_string();
         validate::label_name(&k, &[])?;
-        let v: String = match v.cast::<PyString>() {
-            Ok(s) => s.to_str()?.to_string(),
-            Err(_) => v.str()?.to_str()?.to_string(),
-        };
+        let v = super::family::label_value(&v)?.as_ref().to_string();
         runes += k.chars().count() + v.chars().count();
         pairs.push((k, v));
     }
     if runes > 128 {
         return Err(Error::invalid(format!(
-            "exemplar labels {pairs:?} have {runes} characters, more than the 128 OpenMetrics allows"
+            "Exemplar labels have {runes} UTF-8 characters, exceeding the limit of 128: {pairs:?}"
         )));
     }
     Ok(Exemplar {
         labels: pairs,
         value,
-        timestamp: Some(unix_now()),
+        timestamp: Some(Timestamp::seconds(unix_now())),
     })
 }
 
 /// Label values for `remove()`, which prometheus_client takes positionally only.
-pub fn positional_values<'a>(values: &'a [Bound<'_, PyAny>]) -> PyResult<Vec<Cow<'a, str>>> {
-    values
-        .iter()
-        .map(|v| match v.cast::<PyString>() {
-            Ok(s) => Ok(Cow::Borrowed(s.to_str()?)),
-            Err(_) => Ok(Cow::Owned(v.str()?.to_str()?.to_string())),
-        })
-        .collect()
+pub fn positional_values<'a>(values: &'a [Bound<'_, PyAny>]) -> Result<LabelValues<'a>> {
+    values.iter().map(super::family::label_value).collect()
+}
+
+/// `remove_by_labels(labels)`: each given label's position among the family's label names and
+/// its value as `str()`; checked as prometheus_client checks it.
+pub fn label_positions<C: Core>(family: &Family<C>, labels: &Bound<'_, PyAny>) -> Result<Vec<(usize, String)>> {
+    let names = &family.desc.labelnames;
+    if names.is_empty() {
+        return Err(Error::invalid(format!(
+            "No label names were set when constructing {}",
+            family.describe()
+        )));
+    }
+    let labels = labels.cast::<PyDict>().map_err(|_| {
+        Error::wrong_type(format!(
+            "labels must be a dict of {{label_name: label_value}}, got {}",
+            labels.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })?;
+    let mut wanted = Vec::with_capacity(labels.len());
+    let mut unknown = Vec::new();
+    for (k, v) in labels.iter() {
+        let key = super::family::label_value(&k)?.as_ref().to_string();
+        match names.iter().position(|n| *n == key) {
+            Some(i) => wanted.push((i, super::family::label_value(&v)?.as_ref().to_string())),
+            None => unknown.push(key),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(Error::invalid(format!(
+            "Unknown label names: {unknown:?}; expected {names:?}"
+        )));
+    }
+    Ok(wanted)
 }

@@ -8,10 +8,11 @@ use std::sync::{Arc, OnceLock};
 use indexmap::{Equivalent, IndexMap};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
+use smallvec::SmallVec;
 
 use super::exposition::{FamilyDesc, SampleSink};
-use super::value::unix_now;
+use super::validate;
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::selfmetrics;
 
@@ -24,13 +25,12 @@ pub trait Core: Send + Sync + 'static {
     type Config: Send + Sync + 'static;
     fn new(config: &Self::Config) -> Self;
     /// Writes this child's samples; `labels` holds the child's label values.
-    fn write(&self, desc: &FamilyDesc, labels: &[String], created: f64, sink: &mut dyn SampleSink);
+    fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink);
 }
 
 pub struct Child<C> {
     pub values: Box<[String]>,
     pub core: Arc<C>,
-    pub created: f64,
     /// The Python object handed out by `labels()`, made on first request and reused.
     pub object: OnceLock<Py<PyAny>>,
 }
@@ -40,7 +40,6 @@ impl<C: Core> Child<C> {
         Self {
             values,
             core: Arc::new(C::new(config)),
-            created: unix_now(),
             object: OnceLock::new(),
         }
     }
@@ -49,7 +48,7 @@ impl<C: Core> Child<C> {
 #[derive(PartialEq, Eq)]
 struct LabelKey(Box<[String]>);
 
-struct LabelQuery<'a, 'b>(&'b [Cow<'a, str>]);
+struct LabelQuery<'b, S>(&'b [S]);
 
 fn hash_strs<'s, H: Hasher>(parts: impl ExactSizeIterator<Item = &'s str>, state: &mut H) {
     state.write_usize(parts.len());
@@ -65,17 +64,52 @@ impl Hash for LabelKey {
     }
 }
 
-impl Hash for LabelQuery<'_, '_> {
+impl<S: AsRef<str>> Hash for LabelQuery<'_, S> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         hash_strs(self.0.iter().map(|c| c.as_ref()), state)
     }
 }
 
-impl Equivalent<LabelKey> for LabelQuery<'_, '_> {
+impl<S: AsRef<str>> Equivalent<LabelKey> for LabelQuery<'_, S> {
     fn equivalent(&self, key: &LabelKey) -> bool {
         self.0.len() == key.0.len() && self.0.iter().zip(key.0.iter()).all(|(a, b)| a.as_ref() == b.as_str())
     }
 }
+
+/// A label value as prometheus_client's `str(value)` makes it: a `str` borrowed, an `int`
+/// formatted in Rust (no Python string made), anything else through `str()`.
+pub enum LabelText<'a> {
+    Borrowed(&'a str),
+    Int { digits: [u8; 20], len: u8 },
+    Owned(String),
+}
+
+impl LabelText<'_> {
+    fn int(value: i64) -> Self {
+        let mut buffer = itoa::Buffer::new();
+        let text = buffer.format(value).as_bytes();
+        let mut digits = [0u8; 20];
+        digits[..text.len()].copy_from_slice(text);
+        LabelText::Int {
+            digits,
+            len: text.len() as u8,
+        }
+    }
+}
+
+impl AsRef<str> for LabelText<'_> {
+    #[inline]
+    fn as_ref(&self) -> &str {
+        match self {
+            LabelText::Borrowed(s) => s,
+            LabelText::Int { digits, len } => std::str::from_utf8(&digits[..*len as usize]).unwrap_or(""),
+            LabelText::Owned(s) => s,
+        }
+    }
+}
+
+/// The label values of one `labels()` call; inline for up to six labels, so no allocation.
+pub type LabelValues<'a> = SmallVec<[LabelText<'a>; 6]>;
 
 type ChildMap<C> = IndexMap<LabelKey, Arc<Child<C>>, foldhash::fast::RandomState>;
 
@@ -108,6 +142,10 @@ impl<C: Core> Family<C> {
 
     /// The child for these label values, created when new (or the overflow child past the limit).
     pub fn child(&self, values: &[Cow<'_, str>]) -> Arc<Child<C>> {
+        self.child_for(values)
+    }
+
+    pub fn child_for<S: AsRef<str>>(&self, values: &[S]) -> Arc<Child<C>> {
         let query = LabelQuery(values);
         let mut children = self.children.lock();
         if let Some(child) = children.get(&query) {
@@ -118,7 +156,7 @@ impl<C: Core> Family<C> {
             selfmetrics::record_drop("metrics", "cardinality_limit");
             return self.overflow_child();
         }
-        let owned: Box<[String]> = values.iter().map(|v| v.to_string()).collect();
+        let owned: Box<[String]> = values.iter().map(|v| v.as_ref().to_string()).collect();
         let child = Arc::new(Child::new(owned.clone(), &self.config));
         children.insert(LabelKey(owned), child.clone());
         child
@@ -149,8 +187,26 @@ impl<C: Core> Family<C> {
     }
 
     /// Removes one label set; the removed child is returned so the caller drops it unlocked.
-    pub fn remove(&self, values: &[Cow<'_, str>]) -> Option<Arc<Child<C>>> {
+    pub fn remove<S: AsRef<str>>(&self, values: &[S]) -> Option<Arc<Child<C>>> {
         self.children.lock().shift_remove(&LabelQuery(values))
+    }
+
+    /// Removes every label set whose value at each given position is the given one.
+    pub fn remove_matching(&self, wanted: &[(usize, String)]) -> Vec<Arc<Child<C>>> {
+        let matches = |values: &[String]| wanted.iter().all(|(i, v)| values.get(*i) == Some(v));
+        let mut removed = Vec::new();
+        self.children.lock().retain(|key, child| {
+            let keep = !matches(&key.0);
+            if !keep {
+                removed.push(child.clone());
+            }
+            keep
+        });
+        let mut overflow = self.overflow.lock();
+        if overflow.as_ref().is_some_and(|c| matches(&c.values)) {
+            removed.extend(overflow.take());
+        }
+        removed
     }
 
     pub fn clear(&self) -> Vec<Arc<Child<C>>> {
@@ -172,8 +228,13 @@ impl<C: Core> Family<C> {
     pub fn write(&self, sink: &mut dyn SampleSink) {
         sink.family(&self.desc);
         for child in self.children() {
-            child.core.write(&self.desc, &child.values, child.created, sink);
+            child.core.write(&self.desc, &child.values, sink);
         }
+    }
+
+    /// `counter:name`, as prometheus_client's `str()` of a metric.
+    pub fn describe(&self) -> String {
+        format!("{}:{}", self.desc.kind.as_str(), self.desc.name)
     }
 
     /// Reads label values given as `labels(*values)` or `labels(**values)`.
@@ -181,61 +242,69 @@ impl<C: Core> Family<C> {
         &self,
         args: &'a Bound<'_, PyTuple>,
         kwargs: Option<&'a Bound<'_, PyDict>>,
-    ) -> Result<Vec<Cow<'a, str>>> {
+    ) -> Result<LabelValues<'a>> {
         let names = &self.desc.labelnames;
         if names.is_empty() {
-            return Err(Error::invalid(format!("metric {:?} has no labels", self.desc.name)));
+            return Err(Error::invalid(format!(
+                "No label names were set when constructing {}",
+                self.describe()
+            )));
         }
         let kwargs = kwargs.filter(|k| !k.is_empty());
         match kwargs {
             Some(_) if !args.is_empty() => Err(Error::invalid(format!(
-                "metric {:?}: pass label values either by position or by name, not both",
+                "Can't pass both *args and **kwargs: metric {:?} takes label values either by position or by name",
                 self.desc.name
             ))),
             Some(kwargs) => {
+                let wrong = || {
+                    self.wrong_labels(
+                        "Incorrect label names",
+                        &kwargs.repr().map(|r| r.to_string()).unwrap_or_default(),
+                    )
+                };
                 if kwargs.len() != names.len() {
-                    return Err(self.wrong_labels(&kwargs.repr()?.to_string()));
+                    return Err(wrong());
                 }
-                let mut values = Vec::with_capacity(names.len());
+                let mut values = LabelValues::new();
                 for name in names.iter() {
                     match kwargs.get_item(name)? {
-                        Some(value) => values.push(Cow::Owned(label_value(&value, name)?.into_owned())),
-                        None => return Err(self.wrong_labels(&kwargs.repr()?.to_string())),
+                        Some(value) => values.push(LabelText::Owned(label_value(&value)?.as_ref().to_owned())),
+                        None => return Err(wrong()),
                     }
                 }
                 Ok(values)
             }
             None => {
                 if args.len() != names.len() {
-                    return Err(self.wrong_labels(&args.repr()?.to_string()));
+                    return Err(self.wrong_labels("Incorrect label count", &args.repr()?.to_string()));
                 }
-                args.as_slice()
-                    .iter()
-                    .zip(names.iter())
-                    .map(|(value, name)| label_value(value, name))
-                    .collect()
+                args.as_slice().iter().map(label_value).collect()
             }
         }
     }
 
-    fn wrong_labels(&self, given: &str) -> Error {
+    fn wrong_labels(&self, what: &str, given: &str) -> Error {
         Error::invalid(format!(
-            "metric {:?} expects values for the labels {:?}, got {given}",
+            "{what}: metric {:?} expects values for the labels {:?}, got {given}",
             self.desc.name, self.desc.labelnames
         ))
     }
 }
 
-fn label_value<'a>(value: &'a Bound<'_, PyAny>, name: &str) -> Result<Cow<'a, str>> {
-    if let Ok(s) = value.cast::<PyString>() {
-        return Ok(Cow::Borrowed(s.to_str()?));
+/// prometheus_client's `str(value)` of a label value; a lone surrogate becomes U+FFFD.
+pub fn label_value<'a>(value: &'a Bound<'_, PyAny>) -> Result<LabelText<'a>> {
+    if let Ok(s) = value.cast_exact::<PyString>() {
+        return Ok(match validate::lossy_text(s) {
+            Cow::Borrowed(text) => LabelText::Borrowed(text),
+            Cow::Owned(text) => LabelText::Owned(text),
+        });
     }
-    if value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>() || value.is_instance_of::<PyBool>() {
-        return Ok(Cow::Owned(value.str()?.to_str()?.to_owned()));
+    if let Ok(i) = value.cast_exact::<PyInt>() {
+        if let Ok(n) = i.extract::<i64>() {
+            return Ok(LabelText::int(n));
+        }
     }
-    Err(Error::wrong_type(format!(
-        "label {name:?}: value {} of type {} is not a str, int or float",
-        value.repr().map(|r| r.to_string()).unwrap_or_default(),
-        value.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-    )))
+    let text = value.str()?;
+    Ok(LabelText::Owned(validate::lossy_text(&text).into_owned()))
 }

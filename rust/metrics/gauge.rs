@@ -13,8 +13,10 @@ use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{InprogressTracker, Timer, TimerTarget};
+use super::validate::{NameArg, TextArg};
 use super::value::{unix_now, AtomicF64};
 use crate::runtime::errors::{Error, Result};
+use crate::runtime::selfmetrics;
 
 const MULTIPROCESS_MODES: &[&str] = &[
     "all",
@@ -32,6 +34,8 @@ const MULTIPROCESS_MODES: &[&str] = &[
 #[derive(Default)]
 pub struct GaugeConfig {
     has_function: AtomicBool,
+    /// A failing `set_function` callback is logged once per gauge, then only counted.
+    reported: AtomicBool,
 }
 
 impl GaugeConfig {
@@ -44,6 +48,8 @@ impl GaugeConfig {
 pub struct GaugeCore {
     value: AtomicF64,
     function: Mutex<Option<Py<PyAny>>>,
+    /// The `set_function` callback failed at this scrape: the sample is left out.
+    failed: AtomicBool,
 }
 
 impl GaugeCore {
@@ -65,21 +71,53 @@ impl Core for GaugeCore {
         Self::default()
     }
 
-    fn write(&self, desc: &FamilyDesc, labels: &[String], _created: f64, sink: &mut dyn SampleSink) {
-        sink.sample(desc, &Sample::new("", &desc.labelnames, labels, self.value.get()));
+    fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink) {
+        if !self.failed.load(Ordering::Relaxed) {
+            sink.sample(desc, &Sample::new("", &desc.labelnames, labels, self.value.get()));
+        }
     }
 }
 
 /// Calls every `set_function` callable of the family; the caller is attached and holds no lock.
-pub fn refresh_functions(py: Python<'_>, family: &Family<GaugeCore>) -> PyResult<()> {
+/// A callable that raises or returns a non-number fails only its own sample, for this scrape:
+/// counted in `ferrotel_dropped_total{reason="set_function_failed"}` and logged once per gauge.
+pub fn refresh_functions(py: Python<'_>, family: &Family<GaugeCore>) {
     for child in family.children() {
         let function = child.core.function.lock().as_ref().map(|f| f.clone_ref(py));
-        if let Some(function) = function {
-            let value = function.bind(py).call0()?;
-            child.core.set(number(&value, &family.desc.name)?);
+        let Some(function) = function else { continue };
+        let read = function
+            .bind(py)
+            .call0()
+            .map_err(Error::from)
+            .and_then(|value| number(&value, &family.desc.name));
+        match read {
+            Ok(value) => {
+                child.core.set(value);
+                child.core.failed.store(false, Ordering::Relaxed);
+            }
+            Err(err) => {
+                child.core.failed.store(true, Ordering::Relaxed);
+                selfmetrics::record_drop("metrics", "set_function_failed");
+                if !family.config.reported.swap(true, Ordering::Relaxed) {
+                    report_failure(py, &family.desc.name, err);
+                }
+            }
         }
     }
-    Ok(())
+}
+
+/// One warning on the `ferrotel` logger.
+fn report_failure(py: Python<'_>, gauge: &str, err: Error) {
+    let message = format!(
+        "ferrotel: the set_function callback of gauge {gauge:?} failed ({err}); its sample is left \
+         out of the scrape. Further failures are counted in ferrotel_dropped_total."
+    );
+    let logged = py
+        .import("logging")
+        .and_then(|logging| logging.call_method1("getLogger", ("ferrotel",)))
+        .and_then(|logger| logger.call_method1("warning", (message,)));
+    // A logging failure must not fail the scrape either.
+    drop(logged);
 }
 
 /// prometheus_client's `Gauge`, recording in Rust.
@@ -94,34 +132,34 @@ metric_common_methods!(PyGauge, GaugeCore, Gauge);
 #[pymethods]
 impl PyGauge {
     #[new]
-    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None, multiprocess_mode="all"))]
+    #[pyo3(signature = (name, documentation=TextArg::default(), labelnames=None, namespace=NameArg::default(), subsystem=NameArg::default(), unit=NameArg::default(), registry=RegistryArg::Default, _labelvalues=None, multiprocess_mode="all"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        name: &str,
-        documentation: &str,
+        name: NameArg,
+        documentation: TextArg,
         labelnames: Option<&Bound<'_, PyAny>>,
-        namespace: &str,
-        subsystem: &str,
-        unit: &str,
+        namespace: NameArg,
+        subsystem: NameArg,
+        unit: NameArg,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
         multiprocess_mode: &str,
     ) -> Result<Self> {
         if !MULTIPROCESS_MODES.contains(&multiprocess_mode) {
             return Err(Error::invalid(format!(
-                "invalid multiprocess_mode {multiprocess_mode:?}"
+                "Invalid multiprocess mode: {multiprocess_mode}: not one of {MULTIPROCESS_MODES:?}"
             )));
         }
         let (family, child) = declare_family(
             py,
             Kind::Gauge,
-            name,
-            documentation,
+            &name.0,
+            &documentation.0,
             labelnames,
-            namespace,
-            subsystem,
-            unit,
+            &namespace.0,
+            &subsystem.0,
+            &unit.0,
             registry,
             &[],
             GaugeConfig::default(),
@@ -164,7 +202,7 @@ impl PyGauge {
     /// The gauge reads `f()` at every scrape instead of a stored value.
     fn set_function(&self, f: Bound<'_, PyAny>) -> Result<()> {
         if !f.is_callable() {
-            return Err(Error::invalid(format!(
+            return Err(Error::wrong_type(format!(
                 "set_function needs a callable, got {}",
                 f.repr()?
             )));
@@ -187,7 +225,7 @@ impl PyGauge {
     fn time(slf: &Bound<'_, Self>) -> PyResult<Timer> {
         Ok(Timer::new(
             slf.clone().into_any().unbind(),
-            TimerTarget::Gauge(slf.get().cell_arc()?),
+            slf.get().child.clone().map(TimerTarget::Gauge),
         ))
     }
 }

@@ -8,13 +8,15 @@ use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use super::created;
 use super::declare::{declare_family, number};
-use super::exposition::{float_string, Exemplar, FamilyDesc, Kind, Sample, SampleSink};
+use super::exposition::{float_string, Exemplar, FamilyDesc, Kind, Sample, SampleSink, Timestamp};
 use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{Timer, TimerTarget};
-use super::value::AtomicF64;
+use super::validate::{NameArg, TextArg};
+use super::value::{unix_now, AtomicF64};
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::selfmetrics;
 
@@ -46,18 +48,22 @@ pub struct HistogramConfig {
 impl HistogramConfig {
     pub fn new(mut bounds: Vec<f64>) -> Result<Self> {
         if bounds.iter().any(|b| b.is_nan()) {
-            return Err(Error::invalid(format!("histogram buckets {bounds:?} contain NaN")));
+            return Err(Error::invalid(format!(
+                "Buckets not in sorted order: {bounds:?} contain NaN"
+            )));
         }
         if bounds.windows(2).any(|w| w[0] >= w[1]) {
             return Err(Error::invalid(format!(
-                "histogram buckets {bounds:?} must be in increasing order"
+                "Buckets not in sorted order: {bounds:?} must be in increasing order"
             )));
         }
         if bounds.last() != Some(&f64::INFINITY) {
             bounds.push(f64::INFINITY);
         }
         if bounds.len() < 2 {
-            return Err(Error::invalid("a histogram must have at least two buckets"));
+            return Err(Error::invalid(format!(
+                "Must have at least two buckets: {bounds:?} has only +Inf"
+            )));
         }
         let le = bounds.iter().map(|b| float_string(*b)).collect();
         Ok(Self {
@@ -67,12 +73,42 @@ impl HistogramConfig {
     }
 }
 
+impl HistogramConfig {
+    /// A histogram with a negative bucket records negative values, and then has no `_sum` nor
+    /// `_count` (OpenMetrics allows no `_sum` there, nor a `_count` without one; the `+Inf`
+    /// bucket is the count). prometheus_client leaves out `_sum` only, which its own OpenMetrics
+    /// parser then rejects.
+    fn negative_buckets(&self) -> bool {
+        self.bounds[0] < 0.0
+    }
+}
+
+/// Whether an observation is left out (and counted): NaN and infinities would make `_sum` NaN
+/// or infinite for the rest of the process, and a negative value in a histogram or summary
+/// without negative buckets a `_sum` that goes down, which OpenMetrics forbids.
+#[inline]
+pub fn observation_dropped(value: f64, negative_ok: bool) -> bool {
+    if value.is_finite() && (value >= 0.0 || negative_ok) {
+        return false;
+    }
+    let reason = if value.is_nan() {
+        "nan_value"
+    } else if !value.is_finite() {
+        "non_finite_value"
+    } else {
+        "negative_value"
+    };
+    selfmetrics::record_drop("metrics", reason);
+    true
+}
+
 pub struct HistogramCore {
     buckets: Box<[AtomicU64]>,
     exemplars: Box<[Mutex<Option<Exemplar>>]>,
     sum: AtomicF64,
     bounds: Arc<[f64]>,
     le: Arc<[String]>,
+    created: AtomicF64,
 }
 
 impl HistogramCore {
@@ -94,13 +130,13 @@ impl HistogramCore {
                 id.clear();
                 id.push_str(trace_id);
                 existing.value = value;
-                existing.timestamp = Some(timestamp);
+                existing.timestamp = Some(Timestamp::seconds(timestamp));
             }
             _ => {
                 *slot = Some(Exemplar {
                     labels: vec![("trace_id".to_owned(), trace_id.to_owned())],
                     value,
-                    timestamp: Some(timestamp),
+                    timestamp: Some(Timestamp::seconds(timestamp)),
                 });
             }
         }
@@ -125,10 +161,11 @@ impl Core for HistogramCore {
             sum: AtomicF64::new(0.0),
             bounds: config.bounds.clone(),
             le: config.le.clone(),
+            created: AtomicF64::new(unix_now()),
         }
     }
 
-    fn write(&self, desc: &FamilyDesc, labels: &[String], created: f64, sink: &mut dyn SampleSink) {
+    fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink) {
         let names = &desc.labelnames;
         let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
         let le = &self.le;
@@ -141,9 +178,11 @@ impl Core for HistogramCore {
             sample.exemplar = exemplar.as_ref();
             sink.sample(desc, &sample);
         }
-        sink.sample(desc, &Sample::new("_count", names, labels, cumulative as f64));
-        sink.sample(desc, &Sample::new("_sum", names, labels, self.sum.get()));
-        sink.sample(desc, &Sample::new("_created", names, labels, created));
+        if self.bounds[0] >= 0.0 {
+            sink.sample(desc, &Sample::new("_count", names, labels, cumulative as f64));
+            sink.sample(desc, &Sample::new("_sum", names, labels, self.sum.get()));
+        }
+        created::write(desc, labels, self.created.get(), sink);
     }
 }
 
@@ -159,16 +198,16 @@ metric_common_methods!(PyHistogram, HistogramCore, Histogram);
 #[pymethods]
 impl PyHistogram {
     #[new]
-    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None, buckets=None))]
+    #[pyo3(signature = (name, documentation=TextArg::default(), labelnames=None, namespace=NameArg::default(), subsystem=NameArg::default(), unit=NameArg::default(), registry=RegistryArg::Default, _labelvalues=None, buckets=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        name: &str,
-        documentation: &str,
+        name: NameArg,
+        documentation: TextArg,
         labelnames: Option<&Bound<'_, PyAny>>,
-        namespace: &str,
-        subsystem: &str,
-        unit: &str,
+        namespace: NameArg,
+        subsystem: NameArg,
+        unit: NameArg,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
         buckets: Option<&Bound<'_, PyAny>>,
@@ -178,8 +217,12 @@ impl PyHistogram {
             Some(b) => {
                 let mut bounds = Vec::new();
                 for item in b.try_iter()? {
+                    // prometheus_client's float(bucket): numbers, and strings such as "0.5".
                     let item = item?;
-                    bounds.push(item.extract::<f64>().map_err(|_| {
+                    let bound = item
+                        .extract::<f64>()
+                        .or_else(|_| py.get_type::<pyo3::types::PyFloat>().call1((&item,))?.extract::<f64>());
+                    bounds.push(bound.map_err(|_| {
                         Error::wrong_type(format!(
                             "histogram bucket {} is not a number",
                             item.repr().map(|r| r.to_string()).unwrap_or_default()
@@ -193,12 +236,12 @@ impl PyHistogram {
         let (family, child) = declare_family(
             py,
             Kind::Histogram,
-            name,
-            documentation,
+            &name.0,
+            &documentation.0,
             labelnames,
-            namespace,
-            subsystem,
-            unit,
+            &namespace.0,
+            &subsystem.0,
+            &unit.0,
             registry,
             &["le"],
             config,
@@ -212,9 +255,7 @@ impl PyHistogram {
     fn observe(&self, amount: &Bound<'_, PyAny>, exemplar: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
         let core = self.cell()?;
         let value = number(amount, &self.family.desc.name)?;
-        if value.is_nan() {
-            // A NaN sum would make every later exposition invalid OpenMetrics.
-            selfmetrics::record_drop("metrics", "nan_value");
+        if observation_dropped(value, self.family.config.negative_buckets()) {
             return Ok(());
         }
         let bucket = core.observe(value);
@@ -228,7 +269,7 @@ impl PyHistogram {
     fn time(slf: &Bound<'_, Self>) -> PyResult<Timer> {
         Ok(Timer::new(
             slf.clone().into_any().unbind(),
-            TimerTarget::Histogram(slf.get().cell_arc()?),
+            slf.get().child.clone().map(TimerTarget::Histogram),
         ))
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 use super::declare::declare_family;
 use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
@@ -13,6 +13,7 @@ use super::family::{Core, Family};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::validate;
+use super::validate::{NameArg, TextArg};
 use crate::runtime::errors::{Error, Result};
 
 #[derive(Default)]
@@ -27,7 +28,7 @@ impl Core for InfoCore {
         Self::default()
     }
 
-    fn write(&self, desc: &FamilyDesc, labels: &[String], _created: f64, sink: &mut dyn SampleSink) {
+    fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink) {
         let pairs = self.pairs.lock();
         let mut names: Vec<String> = desc.labelnames.to_vec();
         let mut values: Vec<String> = labels.to_vec();
@@ -52,28 +53,28 @@ metric_common_methods!(PyInfo, InfoCore, Info);
 #[pymethods]
 impl PyInfo {
     #[new]
-    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None))]
+    #[pyo3(signature = (name, documentation=TextArg::default(), labelnames=None, namespace=NameArg::default(), subsystem=NameArg::default(), unit=NameArg::default(), registry=RegistryArg::Default, _labelvalues=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        name: &str,
-        documentation: &str,
+        name: NameArg,
+        documentation: TextArg,
         labelnames: Option<&Bound<'_, PyAny>>,
-        namespace: &str,
-        subsystem: &str,
-        unit: &str,
+        namespace: NameArg,
+        subsystem: NameArg,
+        unit: NameArg,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
     ) -> Result<Self> {
         let (family, child) = declare_family(
             py,
             Kind::Info,
-            name,
-            documentation,
+            &name.0,
+            &documentation.0,
             labelnames,
-            namespace,
-            subsystem,
-            unit,
+            &namespace.0,
+            &subsystem.0,
+            &unit.0,
             registry,
             &[],
             (),
@@ -82,25 +83,34 @@ impl PyInfo {
         Ok(Self { family, child })
     }
 
-    /// Sets the info labels; they must not repeat the metric's own label names.
+    /// Sets the info labels; they must not repeat the metric's own label names, nor be None.
     fn info(&self, val: &Bound<'_, PyDict>) -> Result<()> {
         let core = self.cell()?;
         let mut pairs = Vec::with_capacity(val.len());
         for (k, v) in val.iter() {
-            let k: String = k
-                .extract()
+            let key = k
+                .cast::<PyString>()
                 .map_err(|_| Error::wrong_type(format!("info label {k} is not a str")))?;
-            validate::label_name(&k, &[])?;
-            if self.family.desc.labelnames.contains(&k) {
+            let key = validate::name_text(key, "info label name")?.to_string();
+            validate::label_name(&key, &[])?;
+            if self.family.desc.labelnames.contains(&key) {
                 return Err(Error::invalid(format!(
-                    "info label {k:?} overlaps a label name of metric {:?}",
+                    "Overlapping labels for Info metric, metric: {:?} child: {}: {key:?} is a label of {:?}",
+                    self.family.desc.labelnames,
+                    val.repr()?,
                     self.family.desc.name
                 )));
             }
-            let v: String = v
-                .extract()
-                .map_err(|_| Error::wrong_type(format!("info value {v} for {k:?} is not a str")))?;
-            pairs.push((k, v));
+            if v.is_none() {
+                return Err(Error::invalid(format!(
+                    "Label value cannot be None: info label {key:?} of {:?}",
+                    self.family.desc.name
+                )));
+            }
+            let value = v
+                .cast::<PyString>()
+                .map_err(|_| Error::wrong_type(format!("info value {v} for {key:?} is not a str")))?;
+            pairs.push((key, validate::lossy_text(value).into_owned()));
         }
         *core.pairs.lock() = pairs;
         Ok(())
@@ -122,7 +132,7 @@ impl Core for StateSetCore {
         }
     }
 
-    fn write(&self, desc: &FamilyDesc, labels: &[String], _created: f64, sink: &mut dyn SampleSink) {
+    fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink) {
         let current = self.state.load(Ordering::Relaxed);
         for (i, state) in self.states.iter().enumerate() {
             let mut sample = Sample::new("", &desc.labelnames, labels, if i == current { 1.0 } else { 0.0 });
@@ -144,33 +154,36 @@ metric_common_methods!(PyStateSet, StateSetCore, Enum);
 #[pymethods]
 impl PyStateSet {
     #[new]
-    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None, states=None))]
+    #[pyo3(signature = (name, documentation=TextArg::default(), labelnames=None, namespace=NameArg::default(), subsystem=NameArg::default(), unit=NameArg::default(), registry=RegistryArg::Default, _labelvalues=None, states=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        name: &str,
-        documentation: &str,
+        name: NameArg,
+        documentation: TextArg,
         labelnames: Option<&Bound<'_, PyAny>>,
-        namespace: &str,
-        subsystem: &str,
-        unit: &str,
+        namespace: NameArg,
+        subsystem: NameArg,
+        unit: NameArg,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
         states: Option<Vec<String>>,
     ) -> Result<Self> {
         let states = states.unwrap_or_default();
         if states.is_empty() {
-            return Err(Error::invalid(format!("Enum {name:?} needs at least one state")));
+            return Err(Error::invalid(format!(
+                "No states provided for Enum metric: {}",
+                name.0
+            )));
         }
         let (family, child) = declare_family(
             py,
             Kind::StateSet,
-            name,
-            documentation,
+            &name.0,
+            &documentation.0,
             labelnames,
-            namespace,
-            subsystem,
-            unit,
+            &namespace.0,
+            &subsystem.0,
+            &unit.0,
             registry,
             &[],
             states.into(),
@@ -188,7 +201,7 @@ impl PyStateSet {
                 Ok(())
             }
             None => Err(Error::invalid(format!(
-                "state {state:?} of Enum {:?} is not one of {:?}",
+                "{state:?} is not in list: Enum {:?} has the states {:?}",
                 self.family.desc.name, core.states
             ))
             .into()),

@@ -53,10 +53,9 @@ impl NativeFamily {
         matches!(self, NativeFamily::Gauge(f) if f.config.has_function())
     }
 
-    pub fn refresh(&self, py: Python<'_>) -> PyResult<()> {
-        match self {
-            NativeFamily::Gauge(f) => super::gauge::refresh_functions(py, f),
-            _ => Ok(()),
+    pub fn refresh(&self, py: Python<'_>) {
+        if let NativeFamily::Gauge(f) = self {
+            super::gauge::refresh_functions(py, f)
         }
     }
 
@@ -134,6 +133,7 @@ macro_rules! metric_common_methods {
         #[pyo3::pymethods]
         impl $class {
             /// The child for one label set: `labels("GET", "/")` or `labels(method="GET", path="/")`.
+            /// Values of any type are written as `str(value)`, as prometheus_client does.
             #[pyo3(signature = (*values, **kwvalues))]
             fn labels(
                 &self,
@@ -143,13 +143,13 @@ macro_rules! metric_common_methods {
             ) -> pyo3::PyResult<pyo3::Py<pyo3::PyAny>> {
                 if self.child.is_some() && !self.family.desc.labelnames.is_empty() {
                     return Err($crate::runtime::errors::Error::invalid(format!(
-                        "metric {:?}: labels() was already applied",
-                        self.family.desc.name
+                        "{} already has labels set; can not chain calls to .labels()",
+                        self.family.describe()
                     ))
                     .into());
                 }
                 let values = self.family.label_values(values, kwvalues)?;
-                let child = self.family.child(&values);
+                let child = self.family.child_for(&values);
                 if let Some(obj) = child.object.get() {
                     return Ok(obj.clone_ref(py));
                 }
@@ -166,17 +166,36 @@ macro_rules! metric_common_methods {
             /// Removes one label set.
             #[pyo3(signature = (*values))]
             fn remove(&self, values: &pyo3::Bound<'_, pyo3::types::PyTuple>) -> pyo3::PyResult<()> {
-                if values.len() != self.family.desc.labelnames.len() {
+                let names = &self.family.desc.labelnames;
+                if names.is_empty() {
                     return Err($crate::runtime::errors::Error::invalid(format!(
-                        "metric {:?}: remove() takes values for the labels {:?}, got {}",
+                        "No label names were set when constructing {}",
+                        self.family.describe()
+                    ))
+                    .into());
+                }
+                if values.len() != names.len() {
+                    return Err($crate::runtime::errors::Error::invalid(format!(
+                        "Incorrect label count (expected {}, got {}): metric {:?} has the labels {:?}",
+                        names.len(),
+                        values.repr()?,
                         self.family.desc.name,
-                        self.family.desc.labelnames,
-                        values.repr()?
+                        names
                     ))
                     .into());
                 }
                 let values = $crate::metrics::declare::positional_values(values.as_slice())?;
                 drop(self.family.remove(&values));
+                Ok(())
+            }
+
+            /// Removes every label set whose labels include these (a partial match), as
+            /// prometheus_client's `remove_by_labels({"method": "GET"})`.
+            fn remove_by_labels(&self, labels: &pyo3::Bound<'_, pyo3::PyAny>) -> pyo3::PyResult<()> {
+                let wanted = $crate::metrics::declare::label_positions(&self.family, labels)?;
+                if !wanted.is_empty() {
+                    drop(self.family.remove_matching(&wanted));
+                }
                 Ok(())
             }
 
@@ -220,8 +239,14 @@ macro_rules! metric_common_methods {
                 self.family.desc.kind.as_str()
             }
 
+            /// `ferrotel.Counter(requests)`, as prometheus_client names its own classes.
             fn __repr__(&self) -> String {
-                format!("{}({})", stringify!($family), self.family.desc.name)
+                format!("ferrotel.{}({})", stringify!($family), self.family.desc.name)
+            }
+
+            /// `counter:requests`, as prometheus_client's `str()` of a metric.
+            fn __str__(&self) -> String {
+                self.family.describe()
             }
         }
 
@@ -232,8 +257,11 @@ macro_rules! metric_common_methods {
                 match &self.child {
                     Some(core) => Ok(core),
                     None => Err($crate::runtime::errors::Error::invalid(format!(
-                        "metric {:?} has labels {:?}: call .labels(...) first",
-                        self.family.desc.name, self.family.desc.labelnames
+                        "{} metric is missing label values: metric {:?} has the labels {:?}; \
+                         call .labels(...) first",
+                        self.family.desc.kind.as_str(),
+                        self.family.desc.name,
+                        self.family.desc.labelnames
                     ))
                     .into()),
                 }

@@ -1,6 +1,8 @@
 //! The guide's `DefaultMetrics`: process and Python runtime metrics under prometheus_client's
 //! names, read at scrape time. Process figures come from `/proc` without the GIL; the garbage
-//! collector's counts are read with it, in the registry's attached phase.
+//! collector's counts are read with it, in the registry's attached phase. The three parts are
+//! registered apart, as prometheus_client's `PROCESS_COLLECTOR`, `PLATFORM_COLLECTOR` and
+//! `GC_COLLECTOR` are, so each can be unregistered on its own.
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
@@ -76,15 +78,59 @@ fn threads() -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// One of the three parts of the process metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// `process_*`: CPU, memory, file descriptors, threads, start time.
+    Process,
+    /// `python_info`.
+    Platform,
+    /// `python_gc_*`.
+    Gc,
+}
+
+impl Part {
+    pub const ALL: [Part; 3] = [Part::Process, Part::Platform, Part::Gc];
+
+    pub fn parse(name: &str) -> Option<Part> {
+        match name {
+            "process" => Some(Part::Process),
+            "platform" => Some(Part::Platform),
+            "gc" => Some(Part::Gc),
+            _ => None,
+        }
+    }
+
+    /// The sample names the part writes, which other collectors must not share.
+    pub fn sample_names(self) -> Vec<String> {
+        let names: &[&str] = match self {
+            Part::Process => &[
+                "process_virtual_memory_bytes",
+                "process_resident_memory_bytes",
+                "process_start_time_seconds",
+                "process_cpu_seconds",
+                "process_cpu_seconds_total",
+                "process_open_fds",
+                "process_max_fds",
+                "process_threads",
+            ],
+            Part::Platform => &["python_info"],
+            Part::Gc => &[
+                "python_gc_objects_collected",
+                "python_gc_objects_collected_total",
+                "python_gc_objects_uncollectable",
+                "python_gc_objects_uncollectable_total",
+                "python_gc_collections",
+                "python_gc_collections_total",
+            ],
+        };
+        names.iter().map(|s| s.to_string()).collect()
+    }
+}
+
 fn family(sink: &mut dyn SampleSink, name: &str, help: &str, kind: Kind, value: Option<f64>) {
     let Some(value) = value else { return };
-    let desc = FamilyDesc {
-        name: name.into(),
-        help: help.into(),
-        unit: String::new(),
-        kind,
-        labelnames: Box::new([]),
-    };
+    let desc = FamilyDesc::new(name, help, kind, Box::new([]));
     sink.family(&desc);
     let suffix = if kind == Kind::Counter { "_total" } else { "" };
     sink.sample(&desc, &Sample::new(suffix, &[], &[], value));
@@ -130,73 +176,28 @@ impl ProcessCollector {
         Ok(())
     }
 
-    pub fn write(&self, sink: &mut dyn SampleSink) {
-        let stat = proc_stat();
-        let s = stat.as_ref();
-        family(
-            sink,
-            "process_virtual_memory_bytes",
-            "Virtual memory size in bytes.",
-            Kind::Gauge,
-            s.map(|s| s.virtual_bytes),
-        );
-        family(
-            sink,
-            "process_resident_memory_bytes",
-            "Resident memory size in bytes.",
-            Kind::Gauge,
-            s.map(|s| s.resident_bytes),
-        );
-        family(
-            sink,
-            "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
-            Kind::Gauge,
-            s.map(|s| s.start_time),
-        );
-        family(
-            sink,
-            "process_cpu_seconds",
-            "Total user and system CPU time spent in seconds.",
-            Kind::Counter,
-            s.map(|s| s.cpu_seconds),
-        );
-        family(
-            sink,
-            "process_open_fds",
-            "Number of open file descriptors.",
-            Kind::Gauge,
-            open_fds(),
-        );
-        family(
-            sink,
-            "process_max_fds",
-            "Maximum number of open file descriptors.",
-            Kind::Gauge,
-            max_fds(),
-        );
-        family(
-            sink,
-            "process_threads",
-            "Number of OS threads in the process.",
-            Kind::Gauge,
-            threads(),
-        );
-        self.write_python(sink);
+    pub fn write(&self, part: Part, sink: &mut dyn SampleSink) {
+        match part {
+            Part::Process => write_process(sink),
+            Part::Platform => self.write_platform(sink),
+            Part::Gc => self.write_gc(sink),
+        }
     }
 
-    fn write_python(&self, sink: &mut dyn SampleSink) {
+    fn write_platform(&self, sink: &mut dyn SampleSink) {
         let names: Vec<String> = self.python.iter().map(|(k, _)| k.clone()).collect();
         let values: Vec<String> = self.python.iter().map(|(_, v)| v.clone()).collect();
-        let desc = FamilyDesc {
-            name: "python_info".into(),
-            help: "Python platform information".into(),
-            unit: String::new(),
-            kind: Kind::Gauge,
-            labelnames: names.clone().into_boxed_slice(),
-        };
+        let desc = FamilyDesc::new(
+            "python_info",
+            "Python platform information",
+            Kind::Gauge,
+            names.clone().into_boxed_slice(),
+        );
         sink.family(&desc);
         sink.sample(&desc, &Sample::new("", &names, &values, 1.0));
+    }
+
+    fn write_gc(&self, sink: &mut dyn SampleSink) {
         let gc = self.gc.lock().clone();
         let label = ["generation".to_string()];
         for (name, help, read) in [
@@ -216,13 +217,7 @@ impl ProcessCollector {
                 |g| g.collections,
             ),
         ] {
-            let desc = FamilyDesc {
-                name: name.into(),
-                help: help.into(),
-                unit: String::new(),
-                kind: Kind::Counter,
-                labelnames: Box::new(label.clone()),
-            };
+            let desc = FamilyDesc::new(name, help, Kind::Counter, Box::new(label.clone()));
             sink.family(&desc);
             for (i, generation) in gc.iter().enumerate() {
                 let value = [i.to_string()];
@@ -230,24 +225,58 @@ impl ProcessCollector {
             }
         }
     }
+}
 
-    pub fn sample_names() -> Vec<String> {
-        [
-            "process_virtual_memory_bytes",
-            "process_resident_memory_bytes",
-            "process_start_time_seconds",
-            "process_cpu_seconds",
-            "process_cpu_seconds_total",
-            "process_open_fds",
-            "process_max_fds",
-            "process_threads",
-            "python_info",
-            "python_gc_objects_collected_total",
-            "python_gc_objects_uncollectable_total",
-            "python_gc_collections_total",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    }
+fn write_process(sink: &mut dyn SampleSink) {
+    let stat = proc_stat();
+    let s = stat.as_ref();
+    family(
+        sink,
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes.",
+        Kind::Gauge,
+        s.map(|s| s.virtual_bytes),
+    );
+    family(
+        sink,
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        Kind::Gauge,
+        s.map(|s| s.resident_bytes),
+    );
+    family(
+        sink,
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.",
+        Kind::Gauge,
+        s.map(|s| s.start_time),
+    );
+    family(
+        sink,
+        "process_cpu_seconds",
+        "Total user and system CPU time spent in seconds.",
+        Kind::Counter,
+        s.map(|s| s.cpu_seconds),
+    );
+    family(
+        sink,
+        "process_open_fds",
+        "Number of open file descriptors.",
+        Kind::Gauge,
+        open_fds(),
+    );
+    family(
+        sink,
+        "process_max_fds",
+        "Maximum number of open file descriptors.",
+        Kind::Gauge,
+        max_fds(),
+    );
+    family(
+        sink,
+        "process_threads",
+        "Number of OS threads in the process.",
+        Kind::Gauge,
+        threads(),
+    );
 }

@@ -12,12 +12,13 @@ struct Counted {
 }
 
 fn families() -> [Counted; 2] {
-    let desc = |name: &str, help: &str, labels: &[&str]| FamilyDesc {
-        name: name.into(),
-        help: help.into(),
-        unit: String::new(),
-        kind: Kind::Counter,
-        labelnames: labels.iter().map(|l| l.to_string()).collect(),
+    let desc = |name: &str, help: &str, labels: &[&str]| {
+        FamilyDesc::new(
+            name,
+            help,
+            Kind::Counter,
+            labels.iter().map(|l| l.to_string()).collect(),
+        )
     };
     [
         Counted {
@@ -51,7 +52,7 @@ pub fn write(sink: &mut dyn SampleSink) {
             let labels = &tally.labels;
             let names = &family.desc.labelnames;
             sink.sample(&family.desc, &Sample::new("_total", names, labels, tally.get() as f64));
-            sink.sample(&family.desc, &Sample::new("_created", names, labels, tally.created));
+            super::created::write(&family.desc, labels, tally.created, sink);
         }
     }
 }

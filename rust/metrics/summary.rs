@@ -6,20 +6,22 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use super::created;
 use super::declare::{declare_family, number};
 use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
+use super::histogram::observation_dropped;
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{Timer, TimerTarget};
-use super::value::AtomicF64;
+use super::validate::{NameArg, TextArg};
+use super::value::{unix_now, AtomicF64};
 use crate::runtime::errors::Result;
-use crate::runtime::selfmetrics;
 
-#[derive(Default)]
 pub struct SummaryCore {
     count: AtomicU64,
     sum: AtomicF64,
+    created: AtomicF64,
 }
 
 impl SummaryCore {
@@ -34,17 +36,21 @@ impl Core for SummaryCore {
     type Config = ();
 
     fn new(_: &()) -> Self {
-        Self::default()
+        Self {
+            count: AtomicU64::new(0),
+            sum: AtomicF64::new(0.0),
+            created: AtomicF64::new(unix_now()),
+        }
     }
 
-    fn write(&self, desc: &FamilyDesc, labels: &[String], created: f64, sink: &mut dyn SampleSink) {
+    fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink) {
         let names = &desc.labelnames;
         sink.sample(
             desc,
             &Sample::new("_count", names, labels, self.count.load(Ordering::Relaxed) as f64),
         );
         sink.sample(desc, &Sample::new("_sum", names, labels, self.sum.get()));
-        sink.sample(desc, &Sample::new("_created", names, labels, created));
+        created::write(desc, labels, self.created.get(), sink);
     }
 }
 
@@ -60,28 +66,28 @@ metric_common_methods!(PySummary, SummaryCore, Summary);
 #[pymethods]
 impl PySummary {
     #[new]
-    #[pyo3(signature = (name, documentation="", labelnames=None, namespace="", subsystem="", unit="", registry=RegistryArg::Default, _labelvalues=None))]
+    #[pyo3(signature = (name, documentation=TextArg::default(), labelnames=None, namespace=NameArg::default(), subsystem=NameArg::default(), unit=NameArg::default(), registry=RegistryArg::Default, _labelvalues=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        name: &str,
-        documentation: &str,
+        name: NameArg,
+        documentation: TextArg,
         labelnames: Option<&Bound<'_, PyAny>>,
-        namespace: &str,
-        subsystem: &str,
-        unit: &str,
+        namespace: NameArg,
+        subsystem: NameArg,
+        unit: NameArg,
         registry: RegistryArg,
         _labelvalues: Option<&Bound<'_, PyTuple>>,
     ) -> Result<Self> {
         let (family, child) = declare_family(
             py,
             Kind::Summary,
-            name,
-            documentation,
+            &name.0,
+            &documentation.0,
             labelnames,
-            namespace,
-            subsystem,
-            unit,
+            &namespace.0,
+            &subsystem.0,
+            &unit.0,
             registry,
             &["quantile"],
             (),
@@ -93,8 +99,7 @@ impl PySummary {
     fn observe(&self, amount: &Bound<'_, PyAny>) -> PyResult<()> {
         let core = self.cell()?;
         let value = number(amount, &self.family.desc.name)?;
-        if value.is_nan() {
-            selfmetrics::record_drop("metrics", "nan_value");
+        if observation_dropped(value, false) {
             return Ok(());
         }
         core.observe(value);
@@ -105,7 +110,7 @@ impl PySummary {
     fn time(slf: &Bound<'_, Self>) -> PyResult<Timer> {
         Ok(Timer::new(
             slf.clone().into_any().unbind(),
-            TimerTarget::Summary(slf.get().cell_arc()?),
+            slf.get().child.clone().map(TimerTarget::Summary),
         ))
     }
 }

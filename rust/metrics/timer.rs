@@ -10,9 +10,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
 
 use super::counter::CounterCore;
-use super::gauge::GaugeCore;
-use super::histogram::HistogramCore;
-use super::summary::SummaryCore;
+use super::gauge::{GaugeCore, PyGauge};
+use super::histogram::{HistogramCore, PyHistogram};
+use super::summary::{PySummary, SummaryCore};
+use crate::runtime::errors::{Error, Result};
 
 fn monotonic_ns() -> u64 {
     static ANCHOR: OnceLock<Instant> = OnceLock::new();
@@ -36,19 +37,56 @@ pub enum TimerTarget {
     Gauge(Arc<GaugeCore>),
 }
 
+impl TimerTarget {
+    fn record(&self, seconds: f64) {
+        match self {
+            TimerTarget::Histogram(h) => {
+                h.observe(seconds);
+            }
+            TimerTarget::Summary(s) => s.observe(seconds),
+            TimerTarget::Gauge(g) => g.set(seconds),
+        }
+    }
+
+    /// The child that `labels(...)` on the metric returns, as a target.
+    fn of_child(child: &Bound<'_, PyAny>) -> Option<TimerTarget> {
+        if let Ok(h) = child.cast::<PyHistogram>() {
+            return h.get().child.clone().map(TimerTarget::Histogram);
+        }
+        if let Ok(s) = child.cast::<PySummary>() {
+            return s.get().child.clone().map(TimerTarget::Summary);
+        }
+        if let Ok(g) = child.cast::<PyGauge>() {
+            return g.get().child.clone().map(TimerTarget::Gauge);
+        }
+        None
+    }
+}
+
+/// Bits of the `duration` not yet measured.
+const NO_DURATION: u64 = u64::MAX;
+
+/// `with histogram.time() as t:` ... `t.duration`: the seconds measured, once the block is left.
 #[pyclass(frozen, module = "ferrotel._core")]
 pub struct Timer {
     metric: Py<PyAny>,
-    target: TimerTarget,
+    /// The child recorded into; a labelled parent's timer gets it from `labels()`.
+    target: OnceLock<TimerTarget>,
     start: AtomicU64,
+    duration: AtomicU64,
 }
 
 impl Timer {
-    pub fn new(metric: Py<PyAny>, target: TimerTarget) -> Self {
+    pub fn new(metric: Py<PyAny>, target: Option<TimerTarget>) -> Self {
+        let cell = OnceLock::new();
+        if let Some(target) = target {
+            let _ = cell.set(target);
+        }
         Self {
             metric,
-            target,
+            target: cell,
             start: AtomicU64::new(0),
+            duration: AtomicU64::new(NO_DURATION),
         }
     }
 }
@@ -61,16 +99,44 @@ impl Timer {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> Result<bool> {
         let elapsed = monotonic_ns().saturating_sub(self.start.load(Ordering::Relaxed)) as f64 / 1e9;
-        match &self.target {
-            TimerTarget::Histogram(h) => {
-                h.observe(elapsed);
+        self.duration.store(elapsed.to_bits(), Ordering::Relaxed);
+        match self.target.get() {
+            Some(target) => target.record(elapsed),
+            None => {
+                let kind = self.metric.bind(py).getattr("_type")?;
+                return Err(Error::invalid(format!(
+                    "{kind} metric is missing label values: call .labels(...) on the timer or the metric"
+                )));
             }
-            TimerTarget::Summary(s) => s.observe(elapsed),
-            TimerTarget::Gauge(g) => g.set(elapsed),
         }
-        false
+        Ok(false)
+    }
+
+    /// The seconds the block took, or None before it ends.
+    #[getter]
+    fn duration(&self) -> Option<f64> {
+        let bits = self.duration.load(Ordering::Relaxed);
+        (bits != NO_DURATION).then(|| f64::from_bits(bits))
+    }
+
+    /// Records into `metric.labels(...)`, for a timer of a labelled metric started before the
+    /// label values were known.
+    #[pyo3(signature = (*values, **kwvalues))]
+    fn labels(
+        &self,
+        py: Python<'_>,
+        values: &Bound<'_, PyTuple>,
+        kwvalues: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> Result<()> {
+        let child = self.metric.bind(py).call_method("labels", values, kwvalues)?;
+        if let Some(target) = TimerTarget::of_child(&child) {
+            if self.target.set(target).is_err() {
+                return Err(Error::invalid("this timer already records into a child"));
+            }
+        }
+        Ok(())
     }
 
     fn __call__<'py>(&self, py: Python<'py>, func: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::data::{AttrValue, Attributes};
+use super::text;
 use crate::runtime::selfmetrics;
 
 #[derive(Clone, Debug)]
@@ -40,7 +41,7 @@ fn truncate(mut s: String, limit: Option<usize>) -> String {
 
 fn scalar(value: &Bound<'_, PyAny>, limit: Option<usize>) -> Option<AttrValue> {
     if let Ok(s) = value.cast::<PyString>() {
-        return s.to_str().ok().map(|s| AttrValue::Str(truncate(s.to_owned(), limit)));
+        return Some(AttrValue::Str(truncate(text::owned(s), limit)));
     }
     // bool before int: Python's bool is an int.
     if let Ok(b) = value.cast::<PyBool>() {
@@ -114,9 +115,9 @@ pub fn read_dict(dict: &Bound<'_, PyDict>, attributes: &mut Attributes, max: usi
     let fresh = attributes.is_empty();
     attributes.reserve(dict.len().min(max));
     for (key, value) in dict.iter() {
-        let key = match key.cast::<PyString>().map(|k| k.to_str()) {
-            Ok(Ok(k)) => k.to_owned(),
-            _ => {
+        let key = match key.cast::<PyString>() {
+            Ok(k) => text::owned(k),
+            Err(_) => {
                 selfmetrics::record_drop("traces", "invalid_attribute");
                 dropped += 1;
                 continue;

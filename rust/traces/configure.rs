@@ -12,10 +12,12 @@ use super::data::{Resource, SpanData};
 use super::export::files::{ConsoleSpanExporterConfig, DiscardSpanExporterConfig, FileSpanExporterConfig};
 use super::export::memory::InMemorySpanExporter;
 use super::export::otlp::OtlpSpanExporterConfig;
+use super::export::redacting::redacting;
 use super::export::zipkin::ZipkinExporterConfig;
 use super::pipeline::{self, Pipeline};
 use super::sampler::Sampler;
 use crate::runtime::seconds::positive as positive_seconds;
+use crate::transport::redact::Redactor;
 use crate::transport::worker::{BatchConfig, BatchWorker, ExporterFactory};
 
 fn factory(exporter: &Bound<'_, PyAny>) -> errors::Result<Option<ExporterFactory<Arc<SpanData>>>> {
@@ -46,7 +48,7 @@ fn factory(exporter: &Bound<'_, PyAny>) -> errors::Result<Option<ExporterFactory
 /// Installs a new tracing pipeline. The Python layer (`ferrotel.tracing.configure`) resolves
 /// defaults and environment variables and passes the result here.
 #[pyfunction]
-#[pyo3(signature = (resource, sampler="parentbased_always_on", sampler_arg=None, exporters=Vec::new(), max_queue_size=2048, max_export_batch_size=512, schedule_delay=5.0, export_timeout=30.0, max_attributes=128, max_events=128, max_links=128, max_attribute_length=None))]
+#[pyo3(signature = (resource, sampler="parentbased_always_on", sampler_arg=None, exporters=Vec::new(), max_queue_size=2048, max_export_batch_size=512, schedule_delay=5.0, export_timeout=30.0, max_attributes=128, max_events=128, max_links=128, max_attribute_length=None, redact_keys=Vec::new(), redact_defaults=true, redact_values=Vec::new(), redact_patterns=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 pub fn configure_tracing(
     resource: &Bound<'_, PyDict>,
@@ -61,6 +63,10 @@ pub fn configure_tracing(
     max_events: usize,
     max_links: usize,
     max_attribute_length: Option<usize>,
+    redact_keys: Vec<String>,
+    redact_defaults: bool,
+    redact_values: Vec<String>,
+    redact_patterns: Vec<(String, String)>,
 ) -> errors::Result<()> {
     if let Some(arg) = sampler_arg {
         if !(0.0..=1.0).contains(&arg) {
@@ -102,11 +108,26 @@ pub fn configure_tracing(
         }
     }
     read_dict(resource, &mut attributes, usize::MAX, &SpanLimits::default());
+    let redactor = Arc::new(Redactor::new(
+        &redact_keys,
+        redact_defaults,
+        &redact_values,
+        &redact_patterns,
+    )?);
+    let redactor = (!redactor.is_noop()).then_some(redactor);
     let mut workers = Vec::new();
     let mut stores = Vec::new();
     for exporter in &exporters {
         match factory(exporter)? {
-            Some(factory) => workers.push(BatchWorker::start("traces", batch.clone(), factory)),
+            Some(factory) => {
+                // What is discarded has nothing to redact.
+                let discards = exporter.cast::<DiscardSpanExporterConfig>().is_ok();
+                let factory = match &redactor {
+                    Some(r) if !discards => redacting(factory, r.clone()),
+                    _ => factory,
+                };
+                workers.push(BatchWorker::start("traces", batch.clone(), factory));
+            }
             None => stores.push(
                 exporter
                     .cast::<InMemorySpanExporter>()
@@ -121,6 +142,7 @@ pub fn configure_tracing(
     crate::runtime::hooks::settle();
     pipeline::install(Pipeline {
         resource: Arc::new(Resource { attributes }),
+        redactor,
         sampler,
         limits,
         workers,

@@ -127,7 +127,7 @@ pub struct Scope {
     pub version: String,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SpanData {
     pub trace_id: u128,
     pub span_id: u64,

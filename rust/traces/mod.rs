@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod propagation;
 pub mod sampler;
 pub mod span;
+pub mod text;
 pub mod tracer;
 pub mod with_block;
 

@@ -9,7 +9,9 @@ use parking_lot::{Mutex, RwLock};
 
 use super::attributes::SpanLimits;
 use super::data::{AttrValue, Resource, SpanData};
+use super::export::redacting::redacted;
 use super::sampler::Sampler;
+use crate::transport::redact::Redactor;
 use crate::transport::worker::BatchWorker;
 
 /// Spans kept in memory, for tests: written synchronously when a span ends.
@@ -20,6 +22,8 @@ pub struct SpanStore {
 
 pub struct Pipeline {
     pub resource: Arc<Resource>,
+    /// None when no rule could change a span: nothing is then even looked at.
+    pub redactor: Option<Arc<Redactor>>,
     pub sampler: Sampler,
     pub limits: SpanLimits,
     pub workers: Vec<Arc<BatchWorker<Arc<SpanData>>>>,
@@ -28,8 +32,16 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn on_end(&self, span: Arc<SpanData>) {
-        for store in &self.stores {
-            store.spans.lock().push(span.clone());
+        if !self.stores.is_empty() {
+            // The exporters redact on their threads; the in-memory store (for tests) here.
+            let stored = self
+                .redactor
+                .as_ref()
+                .and_then(|r| redacted(r, &span))
+                .map_or_else(|| span.clone(), Arc::new);
+            for store in &self.stores {
+                store.spans.lock().push(stored.clone());
+            }
         }
         // The last worker gets the span itself, not a clone: the application's thread then
         // never holds the last reference, and the span is freed where it is exported.
@@ -55,6 +67,7 @@ fn default_pipeline() -> Pipeline {
         resource: Arc::new(Resource {
             attributes: vec![("service.name".into(), AttrValue::Str("unknown_service".into()))],
         }),
+        redactor: None,
         sampler: Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
         limits: SpanLimits::default(),
         workers: Vec::new(),

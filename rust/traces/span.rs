@@ -16,6 +16,7 @@ use super::context;
 use super::data::{now_ns, AttrValue, Attributes, Event, Link, Scope, SpanData, SpanKind, StatusCode};
 use super::ids;
 use super::pipeline::Pipeline;
+use super::text;
 use crate::runtime::selfmetrics;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -28,8 +29,13 @@ pub struct SpanContext {
 }
 
 impl SpanContext {
+    /// W3C trace flags: the caller may have recorded the trace.
+    pub const SAMPLED: u8 = 0x01;
+    /// W3C Trace Context Level 2: the trace id's right-most 7 bytes (at least) are random.
+    pub const RANDOM: u8 = 0x02;
+
     pub fn sampled(&self) -> bool {
-        self.flags & 1 == 1
+        self.flags & Self::SAMPLED != 0
     }
 
     pub fn is_valid(&self) -> bool {
@@ -281,26 +287,27 @@ impl PySpan {
         self.link(&context, attributes.as_ref())
     }
 
-    fn exception_event(&self, py: Python<'_>, exception: &Bound<'_, PyAny>, escaped: bool) -> PyResult<Attributes> {
+    /// The `exception` event's attributes. Never fails: what cannot be read is left out (and
+    /// counted), since this runs while the application's own exception propagates.
+    fn exception_event(&self, py: Python<'_>, exception: &Bound<'_, PyAny>, escaped: bool) -> Attributes {
         let kind = exception.get_type();
-        let type_name = kind.qualname()?.to_string();
-        let module = kind.module()?.to_string();
-        let full_type = if module == "builtins" {
+        let type_name = kind.qualname().map(|n| text::owned(&n)).unwrap_or_default();
+        let module = kind.module().map(|m| text::owned(&m)).unwrap_or_default();
+        let full_type = if module.is_empty() || module == "builtins" {
             type_name
         } else {
             format!("{module}.{type_name}")
         };
-        let traceback = py.import("traceback")?.call_method1(
-            "format_exception",
-            (kind, exception, exception.getattr("__traceback__")?),
-        )?;
-        let stacktrace: String = PyString::new(py, "").call_method1("join", (traceback,))?.extract()?;
-        Ok(vec![
+        let stacktrace = format_traceback(py, exception).unwrap_or_else(|_| {
+            selfmetrics::record_drop("traces", "unreadable_exception");
+            String::new()
+        });
+        vec![
             ("exception.type".into(), AttrValue::Str(full_type)),
-            ("exception.message".into(), AttrValue::Str(exception.str()?.to_string())),
+            ("exception.message".into(), AttrValue::Str(text::str_of(exception))),
             ("exception.stacktrace".into(), AttrValue::Str(stacktrace)),
             ("exception.escaped".into(), AttrValue::Bool(escaped)),
-        ])
+        ]
     }
 
     fn push_event(&self, name: String, time_ns: u64, attributes: Attributes, dropped: u32) {
@@ -325,14 +332,17 @@ impl PySpan {
         Ok(())
     }
 
-    pub fn exit(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    /// Leaves the span: records an escaping exception, ends the span and restores the context
+    /// as it was before `enter`. Never fails, so the application's exception (or result) is
+    /// what the caller gets, and the span never stays current.
+    pub fn exit(slf: &Bound<'_, Self>, exc: Option<&Bound<'_, PyAny>>) {
         let py = slf.py();
         let this = slf.get();
         if let Some(exc) = exc.filter(|e| !e.is_none()) {
             if this.is_recording() {
-                let attributes = this.exception_event(py, exc, true)?;
+                let attributes = this.exception_event(py, exc, true);
                 this.push_event("exception".into(), now_ns(), attributes, 0);
-                let description = format!("{}: {}", exc.get_type().name()?, exc.str()?);
+                let description = error_description(exc);
                 this.with_recording(|r| {
                     r.status = StatusCode::Error;
                     r.status_message = description;
@@ -350,8 +360,23 @@ impl PySpan {
             // Released as a Bound, directly: see `crate::runtime::vectorcall::guarded`.
             context::reset(py, &token.into_bound(py));
         }
-        Ok(())
     }
+}
+
+/// `traceback.format_exception(exception)`, joined, as valid text.
+fn format_traceback(py: Python<'_>, exception: &Bound<'_, PyAny>) -> PyResult<String> {
+    let lines = py.import("traceback")?.call_method1(
+        "format_exception",
+        (exception.get_type(), exception, exception.getattr("__traceback__")?),
+    )?;
+    let joined = PyString::new(py, "").call_method1("join", (lines,))?;
+    Ok(text::owned(joined.cast::<PyString>()?))
+}
+
+/// A span's ERROR description for an exception: `Type: message`.
+pub fn error_description(exc: &Bound<'_, PyAny>) -> String {
+    let kind = exc.get_type().name().map(|n| text::owned(&n)).unwrap_or_default();
+    format!("{kind}: {}", text::str_of(exc))
 }
 
 /// Seconds or nanoseconds given by the caller: ints are nanoseconds (as OpenTelemetry's API),
@@ -414,12 +439,12 @@ impl PySpan {
         self.state.lock().recording.as_ref().map(|r| r.name.clone())
     }
 
-    fn set_attribute(&self, key: &str, value: &Bound<'_, PyAny>) {
+    fn set_attribute(&self, key: &Bound<'_, PyString>, value: &Bound<'_, PyAny>) {
         self.with_recording(|r| {
             match attributes::attr_value(value, r.limits().max_value_length) {
                 Some(v) => {
                     let max = r.limits().max_attributes;
-                    if !attributes::set(&mut r.attributes, key.to_string(), v, max) {
+                    if !attributes::set(&mut r.attributes, text::owned(key), v, max) {
                         r.dropped_attributes += 1;
                         selfmetrics::record_drop("traces", "attribute_limit");
                     }
@@ -443,7 +468,7 @@ impl PySpan {
     #[pyo3(signature = (name, attributes=None, timestamp=None))]
     fn add_event(
         &self,
-        name: &str,
+        name: &Bound<'_, PyString>,
         attributes: Option<&Bound<'_, PyDict>>,
         timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
@@ -462,7 +487,7 @@ impl PySpan {
         let dropped = attributes
             .map(|a| attributes::read_dict(a, &mut attrs, limits.max_attributes_per_event, &limits))
             .unwrap_or(0);
-        self.push_event(name.to_string(), time_ns, attrs, dropped);
+        self.push_event(text::owned(name), time_ns, attrs, dropped);
         Ok(())
     }
 
@@ -473,17 +498,28 @@ impl PySpan {
 
     /// `set_status("error", "what went wrong")`; also takes 0/1/2 and OpenTelemetry's StatusCode.
     #[pyo3(signature = (status, description=None))]
-    fn set_status(&self, status: &Bound<'_, PyAny>, description: Option<String>) -> PyResult<()> {
+    fn set_status(&self, status: &Bound<'_, PyAny>, description: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         // OpenTelemetry's Status object carries both.
         let (code, description) = match status.getattr("status_code") {
-            Ok(code) => (
-                parse_status(&code)?,
-                status
-                    .getattr("description")?
-                    .extract::<Option<String>>()?
-                    .or(description),
-            ),
-            Err(_) => (parse_status(status)?, description),
+            Ok(code) => {
+                let own = status.getattr("description")?;
+                (
+                    parse_status(&code)?,
+                    Some(own).filter(|d| !d.is_none()).or(description.cloned()),
+                )
+            }
+            Err(_) => (parse_status(status)?, description.cloned()),
+        };
+        // Read only when it is kept: an error description.
+        let description = || {
+            description
+                .filter(|d| !d.is_none())
+                .map(|d| {
+                    d.cast::<PyString>()
+                        .map(text::owned)
+                        .unwrap_or_else(|_| text::str_of(&d))
+                })
+                .unwrap_or_default()
         };
         self.with_recording(|r| {
             // OK is final; an error description only goes with ERROR.
@@ -492,7 +528,7 @@ impl PySpan {
             }
             r.status = code;
             r.status_message = if code == StatusCode::Error {
-                description.unwrap_or_default()
+                description()
             } else {
                 String::new()
             };
@@ -512,7 +548,7 @@ impl PySpan {
         if !self.is_recording() {
             return Ok(());
         }
-        let mut attrs = self.exception_event(py, exception, escaped)?;
+        let mut attrs = self.exception_event(py, exception, escaped);
         if let Some(extra) = attributes {
             let limits = SpanLimits::default();
             attributes::read_dict(extra, &mut attrs, limits.max_attributes_per_event, &limits);
@@ -521,8 +557,8 @@ impl PySpan {
         Ok(())
     }
 
-    fn update_name(&self, name: String) {
-        self.with_recording(|r| r.name = name);
+    fn update_name(&self, name: &Bound<'_, PyString>) {
+        self.with_recording(|r| r.name = text::owned(name));
     }
 
     /// Ends the span (once; later calls do nothing). `end_time` in ns (int) or seconds (float).
@@ -549,7 +585,7 @@ impl PySpan {
         exc: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Ready> {
-        Self::exit(slf, exc)?;
+        Self::exit(slf, exc);
         Ok(Ready {
             value: false.into_pyobject(slf.py())?.to_owned().into_any().unbind(),
         })

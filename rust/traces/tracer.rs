@@ -14,13 +14,14 @@ use super::data::{now_ns, Scope, SpanKind};
 use super::ids;
 use super::pipeline;
 use super::span::{link_context, PySpan, Recording, SpanContext};
+use super::text;
 
 fn parse_kind(kind: Option<&Bound<'_, PyAny>>) -> errors::Result<SpanKind> {
     let Some(kind) = kind.filter(|k| !k.is_none()) else {
         return Ok(SpanKind::Internal);
     };
     let parsed = if let Ok(s) = kind.cast::<PyString>() {
-        SpanKind::parse(s.to_str()?)
+        SpanKind::parse(&text::lossy(s))
     } else if let Ok(name) = kind.getattr("name") {
         // OpenTelemetry's SpanKind enum.
         SpanKind::parse(&name.str()?.to_string())
@@ -93,7 +94,7 @@ impl PyTracer {
             _ => now_ns(),
         };
         let mut recording = Recording::new(
-            name.to_str()?.to_owned(),
+            text::owned(name),
             kind,
             parent.as_ref(),
             start_ns,
@@ -124,15 +125,19 @@ impl PyTracer {
 /// record it into when the sampler keeps it.
 #[inline]
 pub fn sample_child(parent: Option<&SpanContext>) -> (SpanContext, Option<Arc<pipeline::Pipeline>>) {
-    let (trace_id, span_id) = match parent {
-        Some(p) => (p.trace_id, ids::span_id()),
-        None => ids::trace_and_span_id(),
+    // A trace id of ours is random (Level 2's `random` flag); a caller's keeps its own flag.
+    let (trace_id, span_id, random) = match parent {
+        Some(p) => (p.trace_id, ids::span_id(), p.flags & SpanContext::RANDOM),
+        None => {
+            let (trace_id, span_id) = ids::trace_and_span_id();
+            (trace_id, span_id, SpanContext::RANDOM)
+        }
     };
     let (sampled, pipeline) = pipeline::sample(parent, trace_id);
     let ctx = SpanContext {
         trace_id,
         span_id,
-        flags: sampled as u8,
+        flags: sampled as u8 | random,
         trace_state: parent.map(|p| p.trace_state.clone()).unwrap_or_default(),
         remote: false,
     };
@@ -277,7 +282,7 @@ impl PyTraced {
             }
             value.into_any()
         });
-        PySpan::exit(&span, exc.as_ref())?;
+        PySpan::exit(&span, exc.as_ref());
         result
     }
 

@@ -45,7 +45,7 @@ impl WithMethod {
         let py = span.py();
         if self.exit {
             let exc = args.get_item(1).ok();
-            PySpan::exit(span, exc.as_ref())?;
+            PySpan::exit(span, exc.as_ref());
             Ok(false.into_pyobject(py)?.to_owned().into_any().unbind())
         } else {
             PySpan::enter(span)?;
@@ -111,7 +111,7 @@ pub unsafe extern "C" fn call(
             (3, false) => {
                 // SAFETY: three arguments were passed; the exception is the second.
                 let exc = unsafe { Bound::from_borrowed_ptr(py, *args.add(1)) };
-                PySpan::exit(&span, Some(&exc))?;
+                PySpan::exit(&span, Some(&exc));
                 Ok(false.into_pyobject(py)?.to_owned().into_any().into_ptr())
             }
             _ => Err(Error::wrong_type(

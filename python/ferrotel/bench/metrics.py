@@ -86,6 +86,15 @@ CASES: list[Case] = [
         "l",
         LABELS,
     ),
+    # Status codes are usually ints: each label value is str()-ed, as prometheus_client does.
+    _metric_case(
+        "labels(str, str, int).inc()",
+        "Counter",
+        "m.labels('GET', '/songs', 200).inc()",
+        "li_total",
+        "li",
+        LABELS,
+    ),
     _metric_case("kept child .inc()", "Counter", "child.inc()", "k_total", "k", LABELS),
     _metric_case(
         "Histogram.observe() 5 buckets", "Histogram", "m.observe(0.3)", "h5", "h", buckets=HTTP_BUCKETS

@@ -119,7 +119,7 @@ mod tests {
     use super::*;
     use crate::logs::enrich::Enrichment;
     use crate::logs::record::Level;
-    use crate::logs::redact::Redactor;
+    use crate::transport::redact::Redactor;
 
     /// Keeps each `write` call apart.
     #[derive(Default)]
@@ -156,7 +156,7 @@ mod tests {
         let spec = FormatSpec {
             pretty: false,
             enrichment: Enrichment::default(),
-            redactor: Arc::new(Redactor::new(&[], true, &[]).unwrap()),
+            redactor: Arc::new(Redactor::new(&[], true, &[], &[]).unwrap()),
         };
         let mut console = ConsoleExporter {
             stream: Stream::Stdout,

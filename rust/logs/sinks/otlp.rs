@@ -19,12 +19,12 @@ use crate::logs::enrich::Enrichment;
 use crate::logs::format::FormatSpec;
 use crate::logs::pipeline::LogWorker;
 use crate::logs::record::{Field, LogRecord, Value};
-use crate::logs::redact::{Redactor, REDACTED};
 use crate::runtime::errors::{self, Error};
 use crate::runtime::seconds::positive as positive_seconds;
 use crate::runtime::selfmetrics;
 use crate::transport::error::ExportError;
 use crate::transport::http::{self, HttpTarget, Outcome, RetryPolicy};
+use crate::transport::redact::{Redactor, REDACTED};
 use crate::transport::url::http_url;
 use crate::transport::worker::{BatchConfig, BatchWorker, Exporter};
 

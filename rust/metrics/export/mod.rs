@@ -2,4 +2,6 @@
 //! Pushgateway.
 
 pub mod pushgateway;
+mod serve;
 pub mod server;
+mod sockets;

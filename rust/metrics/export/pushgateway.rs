@@ -19,8 +19,8 @@ use crate::runtime::selfmetrics;
 use crate::transport::error::ExportError;
 use crate::transport::http::{self, HttpTarget, Method, RetryPolicy};
 
-/// `{gateway}/metrics/job/{job}/{label}/{value}...`, base64url for values that need it, as
-/// prometheus_client builds it.
+/// `{gateway}/metrics/job/{job}/{label}/{value}...`, labels sorted, base64url for values that
+/// need it (empty, or holding `/` or a space), as prometheus_client builds it.
 fn group_url(gateway: &str, job: &str, grouping_key: &[(String, String)]) -> errors::Result<String> {
     let gateway = if gateway.contains("://") {
         gateway.to_string()
@@ -33,7 +33,7 @@ fn group_url(gateway: &str, job: &str, grouping_key: &[(String, String)]) -> err
         )));
     }
     let segment = |name: &str, value: &str| {
-        if value.is_empty() || value.contains('/') {
+        if value.is_empty() || value.contains('/') || value.contains(' ') {
             let encoded = base64::engine::general_purpose::URL_SAFE.encode(value);
             format!(
                 "{name}@base64/{}",
@@ -44,6 +44,8 @@ fn group_url(gateway: &str, job: &str, grouping_key: &[(String, String)]) -> err
         }
     };
     let mut url = format!("{}/metrics/{}", gateway.trim_end_matches('/'), segment("job", job));
+    let mut grouping_key: Vec<&(String, String)> = grouping_key.iter().collect();
+    grouping_key.sort();
     for (name, value) in grouping_key {
         crate::metrics::validate::label_name(name, &[])?;
         url.push('/');
@@ -118,6 +120,15 @@ impl Push {
     }
 }
 
+/// A push's timeout: `None` waits as long as it takes (a year), as prometheus_client's does.
+fn push_timeout(timeout: Option<f64>) -> errors::Result<Duration> {
+    match timeout {
+        Some(seconds) => positive_seconds(seconds, "timeout"),
+        None => Ok(Duration::from_secs(365 * 24 * 3600)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn make_push(
     py: Python<'_>,
     gateway: &str,
@@ -125,7 +136,8 @@ fn make_push(
     grouping_key: Option<Vec<(String, String)>>,
     method: &str,
     registry: Option<&Bound<'_, PyRegistry>>,
-    timeout: f64,
+    timeout: Option<f64>,
+    gzip: bool,
 ) -> errors::Result<Push> {
     let url = group_url(gateway, job, &grouping_key.unwrap_or_default())?;
     Ok(Push {
@@ -133,8 +145,8 @@ fn make_push(
         target: HttpTarget {
             url,
             headers: Vec::new(),
-            gzip: false,
-            timeout: positive_seconds(timeout, "timeout")?,
+            gzip,
+            timeout: push_timeout(timeout)?,
         },
         method: parse_method(method)?,
         registry: registry_core(py, registry),
@@ -144,7 +156,8 @@ fn make_push(
 /// One push (PUT replaces the group, POST adds to it, DELETE removes it); raises OSError when
 /// the gateway cannot be reached or refuses, as prometheus_client does.
 #[pyfunction]
-#[pyo3(signature = (gateway, job, registry=None, grouping_key=None, method="PUT", timeout=30.0))]
+#[pyo3(signature = (gateway, job, registry=None, grouping_key=None, method="PUT", timeout=Some(30.0), compression=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn _push_to_gateway(
     py: Python<'_>,
     gateway: &str,
@@ -152,10 +165,27 @@ pub fn _push_to_gateway(
     registry: Option<&Bound<'_, PyRegistry>>,
     grouping_key: Option<Vec<(String, String)>>,
     method: &str,
-    timeout: f64,
+    timeout: Option<f64>,
+    compression: Option<&str>,
 ) -> errors::Result<()> {
-    let push = make_push(py, gateway, job, grouping_key, method, registry, timeout)?;
+    let gzip = match compression {
+        None => false,
+        Some(c) if c.eq_ignore_ascii_case("gzip") => true,
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "Unsupported compression type: {other} (ferrotel's own push sends gzip)"
+            )))
+        }
+    };
+    let push = make_push(py, gateway, job, grouping_key, method, registry, timeout, gzip)?;
     py.detach(|| push.send()).map_err(|e| Error::Os(e.to_string()))
+}
+
+/// The URL a push of `job` and `grouping_key` goes to, for pushes through a custom `handler=`.
+#[pyfunction]
+#[pyo3(signature = (gateway, job, grouping_key=None))]
+pub fn _gateway_url(gateway: &str, job: &str, grouping_key: Option<Vec<(String, String)>>) -> errors::Result<String> {
+    group_url(gateway, job, &grouping_key.unwrap_or_default())
 }
 
 enum Control {
@@ -269,7 +299,7 @@ impl PyPushGateway {
         if method.eq_ignore_ascii_case("DELETE") {
             return Err(Error::invalid("a periodic push must be PUT or POST, not DELETE"));
         }
-        let push = make_push(py, url, job_name, grouping_key, method, registry, timeout)?;
+        let push = make_push(py, url, job_name, grouping_key, method, registry, Some(timeout), false)?;
         let interval = positive_seconds(interval, "interval")?;
         let target = push.target.url.clone();
         let core = Arc::new(PusherCore {
@@ -325,7 +355,7 @@ mod tests {
         ];
         assert_eq!(
             group_url("127.0.0.1:9091", "batch", &key).unwrap(),
-            "http://127.0.0.1:9091/metrics/job/batch/instance@base64/YS9i/zone/eu%201"
+            "http://127.0.0.1:9091/metrics/job/batch/instance@base64/YS9i/zone@base64/ZXUgMQ=="
         );
         assert_eq!(
             group_url("http://gw/", "j", &[("e".into(), String::new())]).unwrap(),

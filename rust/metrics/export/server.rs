@@ -1,61 +1,44 @@
-//! The `/metrics` HTTP server: a Rust thread that renders native metrics without the GIL, so a
-//! scrape never waits on, or stalls, the application's Python threads.
+//! The `/metrics` HTTP server: one background thread, `ferrotel-metrics`, running a
+//! single-thread tokio runtime that serves HTTP/1.1 (hyper) within the limits in `serve`, and
+//! renders native metrics without the GIL, so a scrape never waits on, or stalls, the
+//! application's Python threads. Across `fork()` the server stays the parent's: the child closes
+//! its copies of the server's sockets, and its `shutdown()` has nothing to stop.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 
-use crate::metrics::registry::{registry_core, PyRegistry, RegistryCore};
+use super::serve;
+use super::sockets::{Listener, Sockets};
+use crate::metrics::registry::{registry_core, PyRegistry};
 use crate::runtime::errors::{Error, Result};
+use crate::runtime::hooks::{on_fork, ForkHooks};
+
+/// How long `shutdown()` waits for a render still running (a slow Python collector).
+const RENDER_WAIT: Duration = Duration::from_secs(5);
 
 #[pyclass(frozen, name = "MetricsServer", module = "ferrotel._core")]
 pub struct MetricsServer {
-    /// Taken at shutdown, so the listening socket closes when the serving thread has ended.
-    server: Mutex<Option<Arc<tiny_http::Server>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Taken by `shutdown()`.
+    running: Mutex<Option<Running>>,
+    /// The process that started the server, the only one where its thread runs.
+    pid: u32,
     #[pyo3(get)]
     port: u16,
     #[pyo3(get)]
     addr: String,
 }
 
-fn header<'r>(request: &'r tiny_http::Request, name: &'static str) -> Option<&'r str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
+struct Running {
+    thread: JoinHandle<()>,
+    accepting: tokio::task::AbortHandle,
 }
 
-fn respond(core: &RegistryCore, request: tiny_http::Request) {
-    let path = request.url().split('?').next().unwrap_or("");
-    let response = if !matches!(request.method(), tiny_http::Method::Get | tiny_http::Method::Head) {
-        tiny_http::Response::from_data(b"method not allowed\n".to_vec()).with_status_code(405)
-    } else if path != "/metrics" && path != "/" {
-        tiny_http::Response::from_data(b"not found: the metrics are at /metrics\n".to_vec()).with_status_code(404)
-    } else {
-        match core.exposition(header(&request, "Accept"), header(&request, "Accept-Encoding")) {
-            Ok(exposition) => {
-                let mut response = tiny_http::Response::from_data(exposition.body);
-                if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", exposition.content_type) {
-                    response.add_header(h);
-                }
-                if exposition.gzip {
-                    if let Ok(h) = tiny_http::Header::from_bytes("Content-Encoding", "gzip") {
-                        response.add_header(h);
-                    }
-                }
-                response
-            }
-            Err(err) => tiny_http::Response::from_data(format!("collecting metrics failed: {err}\n").into_bytes())
-                .with_status_code(500),
-        }
-    };
-    // A client that went away mid-answer is not the application's problem.
-    let _ = request.respond(response);
-}
+/// Every server's socket table, for the fork hooks.
+static SERVERS: Mutex<Vec<Weak<Sockets>>> = Mutex::new(Vec::new());
 
 /// `start_http_server(port, addr="127.0.0.1", registry=REGISTRY)`: serves `/metrics` from a
 /// Rust thread. Port 0 picks a free port; the server's `port` says which.
@@ -68,42 +51,79 @@ pub fn start_http_server(
     registry: Option<&Bound<'_, PyRegistry>>,
 ) -> Result<MetricsServer> {
     let core = registry_core(py, registry);
-    let server =
-        tiny_http::Server::http((addr, port)).map_err(|e| Error::os(format!("cannot listen on {addr}:{port}"), e))?;
-    let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(port);
-    let server = Arc::new(server);
-    let serving = server.clone();
+    let listener = std::net::TcpListener::bind((addr, port))
+        .map_err(|e| Error::os(format!("cannot listen on {addr}:{port}"), e))?;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    let cannot_start = |e: std::io::Error| Error::os("cannot start the metrics server", e);
+    listener.set_nonblocking(true).map_err(cannot_start)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .max_blocking_threads(serve::RENDER_THREADS)
+        .thread_name("ferrotel-metrics-render")
+        .build()
+        .map_err(cannot_start)?;
+    let cap = serve::connection_cap();
+    // One slot per permitted connection, and the listener's.
+    let sockets = Sockets::new(cap + 1);
+    let listener = {
+        let _in_runtime = runtime.enter();
+        tokio::net::TcpListener::from_std(listener).map_err(cannot_start)?
+    };
+    let listener = Listener::new(&sockets, listener);
+    on_fork(ForkHooks {
+        before: hold_servers,
+        parent: release_servers,
+        child: close_in_child,
+    });
+    {
+        let mut servers = SERVERS.lock();
+        servers.retain(|s| s.strong_count() > 0);
+        servers.push(Arc::downgrade(&sockets));
+    }
+    let accepting = runtime.spawn(serve::accept_loop(listener, core, sockets, cap));
+    let abort = accepting.abort_handle();
     let thread = std::thread::Builder::new()
-        .name("ferrotel-metrics-http".into())
+        .name("ferrotel-metrics".into())
         .spawn(move || {
-            for request in serving.incoming_requests() {
-                respond(&core, request);
-            }
+            // Ends when shutdown() aborts the accept loop; dropping the runtime's tasks then
+            // closes the listener and every connection.
+            let _ = runtime.block_on(accepting);
+            runtime.shutdown_timeout(RENDER_WAIT);
         })
-        .map_err(|e| Error::os("cannot start the metrics server thread", e))?;
+        .map_err(cannot_start)?;
     Ok(MetricsServer {
-        server: Mutex::new(Some(server)),
-        thread: Mutex::new(Some(thread)),
+        running: Mutex::new(Some(Running {
+            thread,
+            accepting: abort,
+        })),
+        pid: std::process::id(),
         port,
         addr: addr.to_string(),
     })
 }
 
+impl MetricsServer {
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+}
+
 #[pymethods]
 impl MetricsServer {
-    /// Stops serving and waits for the server thread to end.
+    /// Stops serving, closes the socket and waits for the server thread to end. In a forked
+    /// child, does nothing: the thread is the parent's (and the child closed its socket copies).
     fn shutdown(&self, py: Python<'_>) {
-        let server = self.server.lock().take();
-        let thread = self.thread.lock().take();
-        if let Some(server) = &server {
-            server.unblock();
+        if self.forked() {
+            return;
         }
-        if let Some(thread) = thread {
+        let running = self.running.lock().take();
+        if let Some(running) = running {
+            running.accepting.abort();
             py.detach(|| {
-                let _ = thread.join();
+                let _ = running.thread.join();
             });
         }
-        drop(server);
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -117,5 +137,40 @@ impl MetricsServer {
 
     fn __repr__(&self) -> String {
         format!("<MetricsServer http://{}:{}/metrics>", self.addr, self.port)
+    }
+}
+
+impl Drop for MetricsServer {
+    /// Without `shutdown()` the server keeps serving (as prometheus_client's does). In a forked
+    /// child the handles name the parent's thread and runtime: they are left untouched.
+    fn drop(&mut self) {
+        if self.forked() {
+            std::mem::forget(self.running.get_mut().take());
+        }
+    }
+}
+
+/// Before `fork()`: no thread is then midway through `start_http_server`'s registration.
+fn hold_servers() {
+    std::mem::forget(SERVERS.lock());
+}
+
+fn release_servers() {
+    if SERVERS.is_locked() {
+        // SAFETY: hold_servers() locked it in the forking thread and forgot the guard; no other
+        // thread can take it while held, so a held lock here is that one.
+        unsafe { SERVERS.force_unlock() };
+    }
+}
+
+/// In the child: the servers' threads are not there; their sockets' copies are closed, so the
+/// port and the parent's connections close when the parent closes them.
+fn close_in_child() {
+    if SERVERS.is_locked() {
+        // SAFETY: as in release_servers(); the child has no other thread.
+        unsafe { SERVERS.force_unlock() };
+    }
+    for sockets in SERVERS.lock().iter().filter_map(Weak::upgrade) {
+        sockets.close_in_child();
     }
 }

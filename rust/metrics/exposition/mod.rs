@@ -1,11 +1,36 @@
 //! Exposition: metric families are walked once through a [`SampleSink`]; the text formats and
 //! the owned snapshot (for `get_sample_value` and the prometheus_client bridge) are sinks.
 
+mod escape;
+mod filter;
+mod negotiate;
 mod snapshot;
 mod text;
 
+pub use escape::Escaping;
+pub use filter::FilterSink;
+pub use negotiate::{negotiate, Format, Negotiated};
 pub use snapshot::{OwnedFamily, OwnedSample, SnapshotSink};
-pub use text::{negotiate, Format, TextSink};
+pub use text::TextSink;
+
+/// `(format, escaping, content type)` for an `Accept` header, as a scrape would get: what
+/// `ferrotel.exposition.choose_encoder` builds on.
+#[pyo3::pyfunction]
+#[pyo3(signature = (accept=None))]
+pub fn _negotiate(accept: Option<&str>) -> (&'static str, &'static str, &'static str) {
+    let n = negotiate(accept);
+    let format = match n.format {
+        Format::Text004 => "text",
+        Format::OpenMetrics => "openmetrics",
+    };
+    let escaping = match n.escaping {
+        Escaping::AllowUtf8 => "allow-utf-8",
+        Escaping::Underscores => "underscores",
+        Escaping::Dots => "dots",
+        Escaping::Values => "values",
+    };
+    (format, escaping, n.content_type)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -55,24 +80,56 @@ pub struct FamilyDesc {
     pub unit: String,
     pub kind: Kind,
     pub labelnames: Box<[String]>,
+    /// A custom collector's family: its samples are written as prometheus_client writes them
+    /// (in text 0.0.4, `_created`, `_gsum` and `_gcount` as gauge families of their own).
+    pub passthrough: bool,
+}
+
+impl FamilyDesc {
+    pub fn new(name: impl Into<String>, help: impl Into<String>, kind: Kind, labelnames: Box<[String]>) -> Self {
+        Self {
+            name: name.into(),
+            help: help.into(),
+            unit: String::new(),
+            kind,
+            labelnames,
+            passthrough: false,
+        }
+    }
+}
+
+/// A timestamp in seconds; from a custom collector also as Python's `str()` of it, which is what
+/// prometheus_client writes in OpenMetrics (`1.5`, `2`, or a `Timestamp`'s `sec.nanoseconds`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timestamp {
+    pub seconds: f64,
+    pub text: Option<Box<str>>,
+}
+
+impl Timestamp {
+    pub fn seconds(seconds: f64) -> Self {
+        Self { seconds, text: None }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exemplar {
     pub labels: Vec<(String, String)>,
     pub value: f64,
-    pub timestamp: Option<f64>,
+    pub timestamp: Option<Timestamp>,
 }
 
 pub struct Sample<'a> {
     /// Appended to the family name: `_total`, `_bucket`, `_info`, or empty.
     pub suffix: &'a str,
+    /// The whole sample name, when a custom collector's does not start with its family's name.
+    pub full_name: Option<&'a str>,
     pub labelnames: &'a [String],
     pub labelvalues: &'a [String],
     /// One more label after the child's own: `le`, `quantile`, or a state set's state.
     pub extra: Option<(&'a str, &'a str)>,
     pub value: f64,
-    pub timestamp: Option<f64>,
+    pub timestamp: Option<&'a Timestamp>,
     pub exemplar: Option<&'a Exemplar>,
 }
 
@@ -80,6 +137,7 @@ impl<'a> Sample<'a> {
     pub fn new(suffix: &'a str, labelnames: &'a [String], labelvalues: &'a [String], value: f64) -> Self {
         Self {
             suffix,
+            full_name: None,
             labelnames,
             labelvalues,
             extra: None,
@@ -103,10 +161,12 @@ pub fn format_float(value: f64, out: &mut Vec<u8>) {
     } else if value.is_infinite() {
         out.extend_from_slice(if value > 0.0 { b"+Inf" } else { b"-Inf" });
     } else if value.fract() == 0.0 && value.abs() < 1e6 {
-        // The common case (counts): an integer and ".0".
-        let mut buf = itoa_buffer(value as i64);
-        buf.extend_from_slice(b".0");
-        out.extend_from_slice(&buf);
+        // The common case (counts): an integer and ".0" (and Python's sign of a negative zero).
+        if value == 0.0 && value.is_sign_negative() {
+            out.push(b'-');
+        }
+        out.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
+        out.extend_from_slice(b".0");
     } else {
         let repr = python_repr(value);
         match repr.find('.') {
@@ -120,17 +180,15 @@ pub fn format_float(value: f64, out: &mut Vec<u8>) {
     }
 }
 
-/// Timestamps as prometheus_client writes them in OpenMetrics: Python's `str(float)`.
-pub fn format_timestamp(seconds: f64, out: &mut Vec<u8>) {
-    if seconds.is_finite() {
-        out.extend_from_slice(python_repr(seconds).as_bytes());
+/// Timestamps as prometheus_client writes them in OpenMetrics: Python's `str()` of the value.
+pub fn format_timestamp(timestamp: &Timestamp, out: &mut Vec<u8>) {
+    if let Some(text) = &timestamp.text {
+        out.extend_from_slice(text.as_bytes());
+    } else if timestamp.seconds.is_finite() {
+        out.extend_from_slice(python_repr(timestamp.seconds).as_bytes());
     } else {
-        format_float(seconds, out);
+        format_float(timestamp.seconds, out);
     }
-}
-
-fn itoa_buffer(value: i64) -> Vec<u8> {
-    value.to_string().into_bytes()
 }
 
 /// Python's `repr(float)`: the shortest round-trip digits, fixed notation for exponents from -4

@@ -1,15 +1,26 @@
 //! An owned copy of a registry's samples, for `get_sample_value` and for handing families to
 //! prometheus_client. Also the form in which Python collectors' families enter the renderers.
 
-use super::{Exemplar, FamilyDesc, Sample, SampleSink};
+use super::{Exemplar, FamilyDesc, Sample, SampleSink, Timestamp};
 
 #[derive(Clone, Debug)]
 pub struct OwnedSample {
     pub suffix: String,
+    /// Set when the sample's name does not start with its family's.
+    pub full_name: Option<String>,
     pub labels: Vec<(String, String)>,
     pub value: f64,
-    pub timestamp: Option<f64>,
+    pub timestamp: Option<Timestamp>,
     pub exemplar: Option<Exemplar>,
+}
+
+impl OwnedSample {
+    pub fn name(&self, family: &str) -> String {
+        match &self.full_name {
+            Some(full) => full.clone(),
+            None => format!("{family}{}", self.suffix),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -32,11 +43,12 @@ impl OwnedFamily {
             }
             let sample = Sample {
                 suffix: &s.suffix,
+                full_name: s.full_name.as_deref(),
                 labelnames: &names,
                 labelvalues: &values,
                 extra: None,
                 value: s.value,
-                timestamp: s.timestamp,
+                timestamp: s.timestamp.as_ref(),
                 exemplar: s.exemplar.as_ref(),
             };
             sink.sample(&self.desc, &sample);
@@ -80,9 +92,10 @@ impl SampleSink for SnapshotSink<'_> {
         }
         let owned = OwnedSample {
             suffix: sample.suffix.to_string(),
+            full_name: sample.full_name.map(str::to_string),
             labels,
             value: sample.value,
-            timestamp: sample.timestamp,
+            timestamp: sample.timestamp.cloned(),
             exemplar: sample.exemplar.cloned(),
         };
         if let Some(family) = self.families.last_mut() {

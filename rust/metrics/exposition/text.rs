@@ -1,98 +1,134 @@
-//! Prometheus text 0.0.4 and OpenMetrics 1.0 rendering into one growing buffer.
+//! Prometheus text (0.0.4 and 1.0.0) and OpenMetrics 1.0 rendering into one growing buffer.
 
+use super::escape::{push_name, push_quoted_text, Escaping, Name};
+use super::negotiate::Format;
 use super::{format_float, format_timestamp, FamilyDesc, Kind, Sample, SampleSink};
+use crate::metrics::validate::is_legacy_label_name;
+use crate::runtime::selfmetrics;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Text004,
-    OpenMetrics,
-}
-
-impl Format {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Text004 => "text/plain; version=0.0.4; charset=utf-8",
-            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        }
-    }
-}
-
-/// Picks the format from an `Accept` header the way prometheus_client does: OpenMetrics when
-/// the client lists `application/openmetrics-text`, the 0.0.4 text format otherwise.
-pub fn negotiate(accept: Option<&str>) -> Format {
-    let wants_openmetrics = accept.unwrap_or("").split(',').any(|part| {
-        let mut params = part.split(';').map(str::trim);
-        params.next() == Some("application/openmetrics-text")
-            && params.all(|p| !p.starts_with("version=") || p == "version=1.0.0" || p == "version=0.0.1")
-    });
-    if wants_openmetrics {
-        Format::OpenMetrics
-    } else {
-        Format::Text004
-    }
+/// A custom collector's family whose `_created`, `_gsum` and `_gcount` lines wait for its end.
+struct Deferred {
+    name: String,
+    help: String,
+    /// Lines by suffix.
+    groups: Vec<(&'static str, Vec<u8>)>,
 }
 
 pub struct TextSink<'d> {
     pub out: Vec<u8>,
     format: Format,
+    escaping: Escaping,
     default_labels: &'d [(String, String)],
+    /// The current family's name needs no escaping, nor do its label names.
+    name_legacy: bool,
+    labels_legacy: bool,
+    /// Text 0.0.4: a custom collector's `_created`, `_gsum` and `_gcount` lines, written after
+    /// its family as gauge families, as prometheus_client does.
+    deferred: Option<Deferred>,
 }
 
 impl<'d> TextSink<'d> {
-    pub fn new(format: Format, default_labels: &'d [(String, String)]) -> Self {
+    pub fn new(format: Format, escaping: Escaping, default_labels: &'d [(String, String)]) -> Self {
         Self {
             out: Vec::with_capacity(64 * 1024),
             format,
+            escaping,
             default_labels,
+            name_legacy: true,
+            labels_legacy: true,
+            deferred: None,
         }
     }
 
     pub fn finish(mut self) -> Vec<u8> {
+        self.write_deferred();
         if self.format == Format::OpenMetrics {
             self.out.extend_from_slice(b"# EOF\n");
         }
         self.out
     }
 
-    fn escaped(&mut self, text: &str, quote: bool) {
-        for byte in text.bytes() {
-            match byte {
-                b'\\' => self.out.extend_from_slice(b"\\\\"),
-                b'\n' => self.out.extend_from_slice(b"\\n"),
-                b'"' if quote => self.out.extend_from_slice(b"\\\""),
-                _ => self.out.push(byte),
+    fn name(&mut self, name: Name<'_>, legacy: bool) {
+        if legacy && self.escaping != Escaping::Dots {
+            for part in name.parts {
+                self.out.extend_from_slice(part.as_bytes());
             }
+        } else {
+            push_name(&mut self.out, name, self.escaping);
         }
     }
 
-    fn label(&mut self, first: &mut bool, name: &str, value: &str) {
+    fn label(&mut self, first: &mut bool, name: &str, value: &str, legacy: bool) {
         self.out.push(if *first { b'{' } else { b',' });
         *first = false;
-        self.out.extend_from_slice(name.as_bytes());
+        let legacy = legacy || is_legacy_label_name(name);
+        self.name(Name::label(name), legacy);
         self.out.extend_from_slice(b"=\"");
-        self.escaped(value, true);
+        push_quoted_text(&mut self.out, value, true);
         self.out.push(b'"');
     }
 
-    fn labels<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
-        let mut first = true;
-        for (name, value) in pairs {
-            self.label(&mut first, name, value);
-        }
-        if !first {
-            self.out.push(b'}');
-        }
-    }
-
-    fn meta(&mut self, keyword: &str, name: &str, suffix: &str, text: &str, escape_quotes: bool) {
+    fn meta(&mut self, keyword: &str, name: Name<'_>, text: &str, escape_quotes: bool) {
         self.out.extend_from_slice(b"# ");
         self.out.extend_from_slice(keyword.as_bytes());
         self.out.push(b' ');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(suffix.as_bytes());
+        self.name(name, self.name_legacy);
         self.out.push(b' ');
-        self.escaped(text, escape_quotes);
+        push_quoted_text(&mut self.out, text, escape_quotes);
         self.out.push(b'\n');
+    }
+
+    fn write_deferred(&mut self) {
+        let Some(Deferred { name, help, mut groups }) = self.deferred.take() else {
+            return;
+        };
+        groups.sort_by_key(|(suffix, _)| *suffix);
+        for (suffix, lines) in groups {
+            let family = Name::metric(&name, suffix);
+            self.meta("HELP", family, &help, false);
+            self.meta("TYPE", family, "gauge", false);
+            self.out.extend_from_slice(&lines);
+        }
+    }
+
+    fn defer(&mut self, desc: &FamilyDesc, suffix: &'static str, line: Vec<u8>) {
+        let deferred = self.deferred.get_or_insert_with(|| Deferred {
+            name: desc.name.clone(),
+            help: desc.help.clone(),
+            groups: Vec::new(),
+        });
+        match deferred.groups.iter_mut().find(|(s, _)| *s == suffix) {
+            Some((_, lines)) => lines.extend_from_slice(&line),
+            None => deferred.groups.push((suffix, line)),
+        }
+    }
+
+    fn exemplar(&mut self, desc: &FamilyDesc, sample: &Sample<'_>) {
+        let Some(exemplar) = sample.exemplar else { return };
+        let name = sample.full_name.unwrap_or(sample.suffix);
+        let allowed = match desc.kind {
+            Kind::Counter => name.ends_with("_total"),
+            Kind::Histogram | Kind::GaugeHistogram => name.ends_with("_bucket"),
+            _ => false,
+        };
+        if !allowed {
+            // OpenMetrics has exemplars on counters and buckets only (prometheus_client fails
+            // the whole scrape here).
+            selfmetrics::record_drop("metrics", "invalid_exemplar");
+            return;
+        }
+        self.out.extend_from_slice(b" # ");
+        let mut first = true;
+        for (name, value) in &exemplar.labels {
+            self.label(&mut first, name, value, false);
+        }
+        self.out.extend_from_slice(if first { b"{}" } else { b"}" });
+        self.out.push(b' ');
+        format_float(exemplar.value, &mut self.out);
+        if let Some(ts) = &exemplar.timestamp {
+            self.out.push(b' ');
+            format_timestamp(ts, &mut self.out);
+        }
     }
 }
 
@@ -110,19 +146,31 @@ fn text_type(kind: Kind) -> (&'static str, &'static str) {
     }
 }
 
+/// The samples text 0.0.4 writes after a custom collector's family, as gauges of their own.
+fn deferred_suffix(suffix: &str) -> Option<&'static str> {
+    ["_created", "_gcount", "_gsum"].into_iter().find(|s| *s == suffix)
+}
+
 impl SampleSink for TextSink<'_> {
     fn family(&mut self, desc: &FamilyDesc) {
+        self.write_deferred();
+        self.name_legacy = Name::metric(&desc.name, "").is_legacy();
+        self.labels_legacy = !desc.passthrough
+            && desc.labelnames.iter().all(|n| is_legacy_label_name(n))
+            && self.default_labels.iter().all(|(n, _)| is_legacy_label_name(n))
+            && (desc.kind != Kind::StateSet || is_legacy_label_name(&desc.name));
         match self.format {
             Format::Text004 => {
                 let (suffix, kind) = text_type(desc.kind);
-                self.meta("HELP", &desc.name, suffix, &desc.help, false);
-                self.meta("TYPE", &desc.name, suffix, kind, false);
+                self.meta("HELP", Name::metric(&desc.name, suffix), &desc.help, false);
+                self.meta("TYPE", Name::metric(&desc.name, suffix), kind, false);
             }
             Format::OpenMetrics => {
-                self.meta("HELP", &desc.name, "", &desc.help, true);
-                self.meta("TYPE", &desc.name, "", desc.kind.as_str(), false);
+                let name = Name::metric(&desc.name, "");
+                self.meta("HELP", name, &desc.help, true);
+                self.meta("TYPE", name, desc.kind.as_str(), false);
                 if !desc.unit.is_empty() {
-                    self.meta("UNIT", &desc.name, "", &desc.unit, false);
+                    self.meta("UNIT", name, &desc.unit, false);
                 }
             }
         }
@@ -130,47 +178,62 @@ impl SampleSink for TextSink<'_> {
 
     fn sample(&mut self, desc: &FamilyDesc, sample: &Sample<'_>) {
         let text = self.format == Format::Text004;
-        if text && sample.suffix == "_created" {
-            // 0.0.4 has no place for creation times; writing them as gauges only adds series.
+        let mut deferred = None;
+        if text && sample.full_name.is_none() && sample.suffix == "_created" && !desc.passthrough {
+            // ferrotel's own families: 0.0.4 has no place for creation times.
             return;
         }
-        self.out.extend_from_slice(desc.name.as_bytes());
-        self.out.extend_from_slice(sample.suffix.as_bytes());
-        let defaults = self.default_labels;
-        let own = sample.labelnames.iter().zip(sample.labelvalues.iter());
-        let pairs = defaults
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .chain(own.map(|(n, v)| (n.as_str(), v.as_str())))
-            .chain(sample.extra);
-        self.labels(pairs);
+        if text && desc.passthrough && sample.full_name.is_none() {
+            deferred = deferred_suffix(sample.suffix);
+        }
+        let start = self.out.len();
+        let (name, legacy) = match sample.full_name {
+            Some(full) => (Name::metric(full, ""), Name::metric(full, "").is_legacy()),
+            None => (Name::metric(&desc.name, sample.suffix), self.name_legacy),
+        };
+        let mut first = true;
+        if self.escaping == Escaping::AllowUtf8 && !legacy {
+            // A quoted name goes inside the braces: {"my.metric",le="1.0"}.
+            self.out.push(b'{');
+            first = false;
+            push_name(&mut self.out, name, self.escaping);
+        } else {
+            self.name(name, legacy);
+        }
+        let labels_legacy = self.labels_legacy;
+        for (n, v) in self.default_labels {
+            self.label(&mut first, n, v, labels_legacy);
+        }
+        for (n, v) in sample.labelnames.iter().zip(sample.labelvalues.iter()) {
+            self.label(&mut first, n, v, labels_legacy);
+        }
+        if let Some((n, v)) = sample.extra {
+            self.label(&mut first, n, v, labels_legacy);
+        }
+        if !first {
+            self.out.push(b'}');
+        }
         self.out.push(b' ');
         format_float(sample.value, &mut self.out);
         if let Some(ts) = sample.timestamp {
             self.out.push(b' ');
             if text {
+                // prometheus_client: int(float(timestamp) * 1000), so truncated.
+                let millis = (ts.seconds * 1000.0) as i64;
                 self.out
-                    .extend_from_slice(format!("{}", (ts * 1000.0).round() as i64).as_bytes());
+                    .extend_from_slice(itoa::Buffer::new().format(millis).as_bytes());
             } else {
                 format_timestamp(ts, &mut self.out);
             }
         }
-        if let (false, Some(exemplar)) = (text, sample.exemplar) {
-            self.out.extend_from_slice(b" # ");
-            let pairs = exemplar.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-            let mut first = true;
-            for (name, value) in pairs {
-                self.label(&mut first, name, value);
-            }
-            self.out.extend_from_slice(if first { b"{}" } else { b"}" });
-            self.out.push(b' ');
-            format_float(exemplar.value, &mut self.out);
-            if let Some(ts) = exemplar.timestamp {
-                self.out.push(b' ');
-                format_timestamp(ts, &mut self.out);
-            }
+        if !text {
+            self.exemplar(desc, sample);
         }
         self.out.push(b'\n');
+        if let Some(suffix) = deferred {
+            let line = self.out.split_off(start);
+            self.defer(desc, suffix, line);
+        }
     }
 }
 
@@ -179,36 +242,16 @@ mod tests {
     use super::*;
 
     fn desc(kind: Kind) -> FamilyDesc {
-        FamilyDesc {
-            name: "req".into(),
-            help: "a \"help\"\nline \\".into(),
-            unit: String::new(),
-            kind,
-            labelnames: Box::new(["path".to_string()]),
-        }
-    }
-
-    #[test]
-    fn negotiation() {
-        assert_eq!(negotiate(None), Format::Text004);
-        assert_eq!(negotiate(Some("text/plain")), Format::Text004);
-        assert_eq!(
-            negotiate(Some(
-                "application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5"
-            )),
-            Format::OpenMetrics
-        );
-        assert_eq!(
-            negotiate(Some("application/openmetrics-text; version=9.0.0")),
-            Format::Text004
-        );
+        let mut d = FamilyDesc::new("req", "a \"help\"\nline \\", kind, Box::new(["path".to_string()]));
+        d.unit = String::new();
+        d
     }
 
     #[test]
     fn escapes_help_and_label_values() {
         let d = desc(Kind::Counter);
         let defaults = vec![("env".to_string(), "prod".to_string())];
-        let mut sink = TextSink::new(Format::Text004, &defaults);
+        let mut sink = TextSink::new(Format::Text004, Escaping::Underscores, &defaults);
         sink.family(&d);
         let values = ["a\"b\\c\nd".to_string()];
         sink.sample(&d, &Sample::new("_total", &d.labelnames, &values, 2.0));
@@ -224,7 +267,7 @@ mod tests {
     #[test]
     fn openmetrics_has_exemplars_and_eof() {
         let d = desc(Kind::Counter);
-        let mut sink = TextSink::new(Format::OpenMetrics, &[]);
+        let mut sink = TextSink::new(Format::OpenMetrics, Escaping::Underscores, &[]);
         sink.family(&d);
         let values = ["/".to_string()];
         let exemplar = super::super::Exemplar {
@@ -239,5 +282,21 @@ mod tests {
         assert!(out.contains("# HELP req a \\\"help\\\"\\nline \\\\\n# TYPE req counter\n"));
         assert!(out.contains("req_total{path=\"/\"} 1.0 # {trace_id=\"ab\"} 1.0\n"));
         assert!(out.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn utf8_names_are_quoted_or_escaped() {
+        let d = FamilyDesc::new("my.requests", "", Kind::Counter, Box::new(["user.id".to_string()]));
+        let values = ["7".to_string()];
+        for (escaping, expected) in [
+            (Escaping::AllowUtf8, "{\"my.requests_total\",\"user.id\"=\"7\"} 1.0\n"),
+            (Escaping::Underscores, "my_requests_total{user_id=\"7\"} 1.0\n"),
+        ] {
+            let mut sink = TextSink::new(Format::OpenMetrics, escaping, &[]);
+            sink.family(&d);
+            sink.sample(&d, &Sample::new("_total", &d.labelnames, &values, 1.0));
+            let out = String::from_utf8(sink.finish()).unwrap();
+            assert!(out.contains(expected), "{out}");
+        }
     }
 }
