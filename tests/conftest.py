@@ -18,7 +18,7 @@ LOOPBACK = "127.0.0.1"
 try:
     from hypothesis import settings
 except ImportError:
-    # A test extra that only tests/test_properties.py imports: without it that module alone fails
+    # A test extra that only tests/test_properties_*.py import: without it those modules alone fail
     # to load, and the rest of the suite still runs (an interpreter with an older build, say).
     pass
 else:

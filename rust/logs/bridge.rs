@@ -97,7 +97,7 @@ fn build(record: &Bound<'_, PyAny>, level: Level, attrs: &Bound<'_, PyDict>) -> 
         .and_then(|info| info.cast_into::<PyTuple>().ok())
         .and_then(|info| info.get_item(1).ok())
         .filter(|exc| !exc.is_none())
-        .map(|exc| convert::error_info(&exc, exc_text.filter(|t| !t.is_empty())));
+        .map(|exc| record::error_info(&exc, exc_text.filter(|t| !t.is_empty())));
     let origin = match (file, line, function) {
         (Some(file), Some(line), Some(function)) => Some(Box::new(Origin { file, line, function })),
         _ => None,

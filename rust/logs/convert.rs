@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::record::{ErrorInfo, Field, Value};
+use super::record::{Field, Value};
 use crate::runtime::selfmetrics::record_drops;
 
 /// Deep enough for real payloads; a container deeper than this is a marker, never its `str()`
@@ -291,29 +291,6 @@ pub fn key(obj: &Bound<'_, PyAny>) -> String {
         Ok(s) => text(s),
         Err(_) => display(obj),
     }
-}
-
-/// `error.type`, `error.message` and `error.stack_trace` of an exception. Never raises.
-pub fn error_info(exc: &Bound<'_, PyAny>, stack_trace: Option<String>) -> Box<ErrorInfo> {
-    let py = exc.py();
-    let kind = exc.get_type();
-    let name = kind.qualname().map(|n| n.to_string()).unwrap_or_default();
-    let kind = match kind.module().map(|m| m.to_string()) {
-        Ok(module) if module != "builtins" && module != "__main__" => format!("{module}.{name}"),
-        _ => name,
-    };
-    let stack_trace = stack_trace.unwrap_or_else(|| {
-        py.import("traceback")
-            .and_then(|tb| tb.call_method1("format_exception", (exc,)))
-            .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
-            .map(|text| display(&text))
-            .unwrap_or_default()
-    });
-    Box::new(ErrorInfo {
-        kind,
-        message: display(exc),
-        stack_trace: stack_trace.trim_end().to_string(),
-    })
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ impl PyLogger {
             .and_then(|sys| sys.call_method0("exception"))
             .ok()
             .filter(|exc| !exc.is_none())
-            .map(|exc| convert::error_info(&exc, None));
+            .map(|exc| record::error_info(&exc, None));
         let fields = context.map(convert::fields).unwrap_or_default();
         self.emit(py, Level::ERROR, message_text(message), fields, error);
     }

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyString};
 
+use super::convert::display;
 use crate::runtime::errors::{Error, Result};
 
 /// A stdlib-compatible level number (DEBUG=10 … CRITICAL=50).
@@ -140,6 +141,29 @@ pub fn now_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+/// `error.type`, `error.message` and `error.stack_trace` of an exception. Never raises.
+pub fn error_info(exc: &Bound<'_, PyAny>, stack_trace: Option<String>) -> Box<ErrorInfo> {
+    let py = exc.py();
+    let kind = exc.get_type();
+    let name = kind.qualname().map(|n| n.to_string()).unwrap_or_default();
+    let kind = match kind.module().map(|m| m.to_string()) {
+        Ok(module) if module != "builtins" && module != "__main__" => format!("{module}.{name}"),
+        _ => name,
+    };
+    let stack_trace = stack_trace.unwrap_or_else(|| {
+        py.import("traceback")
+            .and_then(|tb| tb.call_method1("format_exception", (exc,)))
+            .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
+            .map(|text| display(&text))
+            .unwrap_or_default()
+    });
+    Box::new(ErrorInfo {
+        kind,
+        message: display(exc),
+        stack_trace: stack_trace.trim_end().to_string(),
+    })
 }
 
 /// `base` with `overrides` laid over it: a repeated key keeps its place and takes the new value.
