@@ -5,19 +5,17 @@ Whatever the input, recording never raises into the caller (defining a metric ma
 with prometheus_client's parsers, each log line with ``json.loads``, each OTLP request with
 opentelemetry-proto. The example count is bounded by the hypothesis profile in conftest.py.
 
-Bugs found outside the logs are marked ``xfail(strict=True)`` with what fails, for their owners:
-when one is fixed, its test passes, and the strict marker asks for the marker's removal.
+A bug found outside the logs is marked ``xfail(strict=True, reason="issue #N: what fails")``
+for its owner (the marker goes when the fix makes the test pass).
 """
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 # The fixtures configure a pipeline once per test, for all of its examples.
 once_per_test = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-# A known bug (marked xfail for its owner): the first failing example is enough, unshrunk.
-known_bug = settings(phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False)
 
 # Any Python text, lone surrogates included (what os.fsdecode and surrogateescape produce).
 any_text = st.text(st.characters(exclude_categories=()), max_size=40)

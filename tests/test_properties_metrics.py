@@ -7,12 +7,11 @@ import math
 from typing import Any
 
 import ferrotel
-import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
-from strategies import clean_text, known_bug, surrogate_text
+from strategies import clean_text, surrogate_text
 
 metric_name = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,20}", fullmatch=True)
 label_name = st.from_regex(r"[a-zA-Z][a-zA-Z0-9_]{0,10}", fullmatch=True)
@@ -59,25 +58,16 @@ def test_registry_settings_are_accepted_or_refused_clearly(prefix, default_label
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue #16: cardinality_limit=-1 (or 2**64) raises OverflowError")
-@known_bug
 @given(st.integers(max_value=-1) | st.integers(min_value=2**64))
 def test_a_negative_cardinality_limit_is_refused_with_value_error(limit):
     refused_clearly(lambda: ferrotel.Registry(cardinality_limit=limit))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #16: a surrogate in a metric name or its documentation raises UnicodeEncodeError",
-)
-@known_bug
 @given(st.sampled_from(METRIC_CLASSES), surrogate_text, st.lists(label_name, max_size=2))
 def test_a_surrogate_metric_name_is_refused_with_value_error(cls, name, labelnames):
     refused_clearly(lambda: define(cls, name, labelnames, ferrotel.Registry()))
 
 
-@pytest.mark.xfail(strict=True, reason="issue #16: a surrogate in a label name raises UnicodeEncodeError")
-@known_bug
 @given(st.sampled_from(METRIC_CLASSES), metric_name, surrogate_text)
 def test_a_surrogate_label_name_is_refused_with_value_error(cls, name, labelname):
     refused_clearly(lambda: define(cls, name, [labelname], ferrotel.Registry()))
@@ -136,12 +126,6 @@ def test_histogram_and_summary_expositions_stay_valid_for_finite_observations(ob
     assert value_of(samples, "s_count", {}) == len(observations)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #16: a negative observation makes a histogram's or summary's _sum negative, "
-    "observe(inf) then observe(-inf) makes it NaN: invalid OpenMetrics",
-)
-@known_bug
 @given(st.lists(st.floats(allow_nan=False), min_size=1, max_size=5).filter(lambda xs: any(x < 0 for x in xs)))
 @example([math.inf, -math.inf])
 def test_histogram_and_summary_expositions_stay_valid_for_any_observation(observations):
@@ -153,11 +137,6 @@ class Unreadable:
         raise RuntimeError("no number today")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #16: a set_function callback that raises or returns a non-number fails the whole scrape",
-)
-@known_bug
 @given(st.sampled_from([None, "text", Unreadable(), [1.0]]) | st.builds(RuntimeError))
 def test_a_failing_gauge_callback_leaves_the_rest_of_the_scrape(result):
     registry = ferrotel.Registry()
@@ -172,8 +151,6 @@ def test_a_failing_gauge_callback_leaves_the_rest_of_the_scrape(result):
     assert value_of(exposed_samples(registry), "kept_total", {}) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue #16: a surrogate in a label value raises at record time")
-@known_bug
 @given(surrogate_text)
 def test_a_surrogate_label_value_is_recorded_without_raising(value):
     registry = ferrotel.Registry()
