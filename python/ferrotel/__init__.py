@@ -24,7 +24,7 @@ from __future__ import annotations
 import atexit
 import os
 
-from . import _core, logs, propagation, tracing
+from . import _core, logs, multiprocess, propagation, tracing
 from ._core import (
     DEFAULT_BUCKETS,
     REGISTRY,
@@ -60,6 +60,8 @@ os.register_at_fork(
     after_in_child=_core._after_fork_in_child,
 )
 atexit.register(_core.shutdown, 5.0)
+# prometheus_client's PROMETHEUS_MULTIPROC_DIR, before the application declares any metric.
+multiprocess._enable_from_environment()
 
 __version__ = "0.1.0"
 
@@ -96,6 +98,7 @@ __all__ = [
     "logs",
     "make_asgi_app",
     "make_wsgi_app",
+    "multiprocess",
     "push_to_gateway",
     "pushadd_to_gateway",
     "shutdown",

@@ -9,10 +9,11 @@ use pyo3::types::{PyDict, PyTuple};
 use super::declare::{declare_family, number};
 use super::exposition::{Exemplar, FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
+use super::multiprocess::Layout;
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::ExceptionCounter;
-use super::value::AtomicF64;
+use super::value::{AtomicF64, SharedCell};
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::selfmetrics;
 
@@ -47,6 +48,14 @@ impl Core for CounterCore {
         sink.sample(desc, &total);
         drop(exemplar);
         sink.sample(desc, &Sample::new("_created", &desc.labelnames, labels, created));
+    }
+
+    fn layout(_: &()) -> Option<Layout> {
+        Some(Layout::Counter)
+    }
+
+    fn cells(&self) -> Vec<&dyn SharedCell> {
+        vec![&self.value]
     }
 }
 

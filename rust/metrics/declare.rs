@@ -74,6 +74,7 @@ pub fn declare_family<C: Core>(
         labelnames: labelnames.into_boxed_slice(),
     };
     let family = Arc::new(Family::new(desc, config, limit));
+    super::multiprocess::track(&family);
     if let Some(registry) = registry {
         registry.register_native(wrap(family.clone()))?;
     }

@@ -10,28 +10,17 @@ use pyo3::types::PyTuple;
 use super::declare::{declare_family, number};
 use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
+use super::multiprocess::{GaugeMode, Layout};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{InprogressTracker, Timer, TimerTarget};
-use super::value::{unix_now, AtomicF64};
+use super::value::{unix_now, AtomicF64, SharedCell};
 use crate::runtime::errors::{Error, Result};
-
-const MULTIPROCESS_MODES: &[&str] = &[
-    "all",
-    "liveall",
-    "min",
-    "livemin",
-    "max",
-    "livemax",
-    "sum",
-    "livesum",
-    "mostrecent",
-    "livemostrecent",
-];
 
 #[derive(Default)]
 pub struct GaugeConfig {
     has_function: AtomicBool,
+    mode: GaugeMode,
 }
 
 impl GaugeConfig {
@@ -67,6 +56,14 @@ impl Core for GaugeCore {
 
     fn write(&self, desc: &FamilyDesc, labels: &[String], _created: f64, sink: &mut dyn SampleSink) {
         sink.sample(desc, &Sample::new("", &desc.labelnames, labels, self.value.get()));
+    }
+
+    fn layout(config: &GaugeConfig) -> Option<Layout> {
+        Some(Layout::Gauge(config.mode))
+    }
+
+    fn cells(&self) -> Vec<&dyn SharedCell> {
+        vec![&self.value]
     }
 }
 
@@ -108,11 +105,7 @@ impl PyGauge {
         _labelvalues: Option<&Bound<'_, PyTuple>>,
         multiprocess_mode: &str,
     ) -> Result<Self> {
-        if !MULTIPROCESS_MODES.contains(&multiprocess_mode) {
-            return Err(Error::invalid(format!(
-                "invalid multiprocess_mode {multiprocess_mode:?}"
-            )));
-        }
+        let mode = GaugeMode::parse(multiprocess_mode)?;
         let (family, child) = declare_family(
             py,
             Kind::Gauge,
@@ -124,7 +117,10 @@ impl PyGauge {
             unit,
             registry,
             &[],
-            GaugeConfig::default(),
+            GaugeConfig {
+                mode,
+                ..GaugeConfig::default()
+            },
             NativeFamily::Gauge,
         )?;
         Ok(Self { family, child })

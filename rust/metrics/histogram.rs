@@ -1,7 +1,6 @@
 //! Histogram: cumulative buckets, sum and count. `_count` is the sum of the buckets read in the
 //! same pass, so a scrape during writes always has `+Inf == _count`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -11,10 +10,11 @@ use pyo3::types::{PyDict, PyTuple};
 use super::declare::{declare_family, number};
 use super::exposition::{float_string, Exemplar, FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
+use super::multiprocess::Layout;
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{Timer, TimerTarget};
-use super::value::AtomicF64;
+use super::value::{AtomicCount, AtomicF64, SharedCell};
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::selfmetrics;
 
@@ -68,7 +68,7 @@ impl HistogramConfig {
 }
 
 pub struct HistogramCore {
-    buckets: Box<[AtomicU64]>,
+    buckets: Box<[AtomicCount]>,
     exemplars: Box<[Mutex<Option<Exemplar>>]>,
     sum: AtomicF64,
     bounds: Arc<[f64]>,
@@ -109,7 +109,7 @@ impl HistogramCore {
     #[inline]
     pub fn observe(&self, value: f64) -> usize {
         let i = self.bucket(value);
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.buckets[i].add(1);
         self.sum.add(value);
         i
     }
@@ -120,7 +120,7 @@ impl Core for HistogramCore {
 
     fn new(config: &HistogramConfig) -> Self {
         Self {
-            buckets: config.bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            buckets: config.bounds.iter().map(|_| AtomicCount::default()).collect(),
             exemplars: config.bounds.iter().map(|_| Mutex::new(None)).collect(),
             sum: AtomicF64::new(0.0),
             bounds: config.bounds.clone(),
@@ -130,7 +130,7 @@ impl Core for HistogramCore {
 
     fn write(&self, desc: &FamilyDesc, labels: &[String], created: f64, sink: &mut dyn SampleSink) {
         let names = &desc.labelnames;
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self.buckets.iter().map(AtomicCount::get).collect();
         let le = &self.le;
         let mut cumulative = 0u64;
         for (i, count) in counts.iter().enumerate() {
@@ -144,6 +144,15 @@ impl Core for HistogramCore {
         sink.sample(desc, &Sample::new("_count", names, labels, cumulative as f64));
         sink.sample(desc, &Sample::new("_sum", names, labels, self.sum.get()));
         sink.sample(desc, &Sample::new("_created", names, labels, created));
+    }
+
+    fn layout(config: &HistogramConfig) -> Option<Layout> {
+        Some(Layout::Histogram(config.bounds.clone()))
+    }
+
+    fn cells(&self) -> Vec<&dyn SharedCell> {
+        let buckets = self.buckets.iter().map(|b| b as &dyn SharedCell);
+        buckets.chain([&self.sum as &dyn SharedCell]).collect()
     }
 }
 

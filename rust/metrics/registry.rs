@@ -13,6 +13,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use super::exposition::{negotiate, Exemplar, FamilyDesc, Format, Kind, OwnedFamily, OwnedSample, SnapshotSink};
 use super::exposition::{SampleSink, TextSink};
 use super::family::DEFAULT_CARDINALITY_LIMIT;
+use super::multiprocess::{self, FilesSource, PyMultiProcessCollector, Scrape};
 use super::native::NativeFamily;
 use super::process::ProcessCollector;
 use crate::runtime::errors::{Error, Result};
@@ -23,6 +24,8 @@ enum Source {
     Process(Arc<ProcessCollector>),
     /// ferrotel's own drop and export-failure counts.
     Own,
+    /// The merged files of a multiprocess directory.
+    Files(FilesSource),
 }
 
 struct Entry {
@@ -70,6 +73,20 @@ impl RegistryCore {
         self.add(Source::Own, super::selfmetrics::names())
     }
 
+    /// Adds a multiprocess directory's files (once for the directory set: the default REGISTRY).
+    pub fn register_files(&self, source: FilesSource) -> Result<()> {
+        if source.path.is_none()
+            && self
+                .entries
+                .lock()
+                .iter()
+                .any(|e| matches!(&e.source, Source::Files(f) if f.path.is_none()))
+        {
+            return Ok(());
+        }
+        self.add(Source::Files(source), Vec::new())
+    }
+
     pub fn register_native(&self, family: NativeFamily) -> Result<()> {
         let names = family.sample_names();
         self.add(Source::Native(family), names)
@@ -81,7 +98,7 @@ impl RegistryCore {
             .iter()
             .filter_map(|e| match &e.source {
                 Source::Python(obj) => Some((e.id, obj.clone_ref(py))),
-                Source::Native(_) | Source::Process(_) | Source::Own => None,
+                Source::Native(_) | Source::Process(_) | Source::Own | Source::Files(_) => None,
             })
             .collect()
     }
@@ -90,7 +107,7 @@ impl RegistryCore {
         self.entries.lock().iter().any(|e| match &e.source {
             Source::Python(_) | Source::Process(_) => true,
             Source::Native(f) => f.needs_python(),
-            Source::Own => false,
+            Source::Own | Source::Files(_) => false,
         })
     }
 
@@ -132,13 +149,22 @@ impl RegistryCore {
         Ok(out)
     }
 
-    fn write(&self, sink: &mut dyn SampleSink, python: &HashMap<u64, Vec<OwnedFamily>>) {
+    fn write(&self, sink: &mut dyn SampleSink, python: &HashMap<u64, Vec<OwnedFamily>>, files: &mut Option<Scrape>) {
         let entries = self.entries.lock();
         for entry in entries.iter() {
             match &entry.source {
-                Source::Native(family) => family.write(sink),
-                Source::Process(process) => process.write(sink),
+                Source::Native(family) => {
+                    if !files.as_mut().is_some_and(|f| f.native(family, sink)) {
+                        family.write(sink)
+                    }
+                }
+                Source::Process(process) => process.write(sink, files.as_ref().and_then(Scrape::pids)),
                 Source::Own => super::selfmetrics::write(sink),
+                Source::Files(source) => {
+                    if let Some(files) = files.as_mut() {
+                        files.collector(source, sink);
+                    }
+                }
                 Source::Python(_) => {
                     for family in python.get(&entry.id).into_iter().flatten() {
                         family.write(sink);
@@ -156,22 +182,43 @@ impl RegistryCore {
         Python::try_attach(|py| self.collect_python(py)).unwrap_or_else(|| Ok(HashMap::new()))
     }
 
+    /// The multiprocess files this registry shows, read (unlocked) before it is written.
+    fn files_parts(&self) -> Option<Scrape> {
+        let (natives, sources) = {
+            let entries = self.entries.lock();
+            let natives = entries
+                .iter()
+                .any(|e| matches!(&e.source, Source::Native(f) if multiprocess::in_files(f)));
+            let sources = entries
+                .iter()
+                .filter_map(|e| match &e.source {
+                    Source::Files(f) => Some(f.path.clone()),
+                    _ => None,
+                })
+                .collect();
+            (natives, sources)
+        };
+        Scrape::read(natives, sources)
+    }
+
     /// Renders in `format`; attaches to Python only when a Python collector needs it.
     pub fn render(&self, format: Format) -> PyResult<Vec<u8>> {
         crate::runtime::hooks::settle();
         let python = self.python_parts()?;
+        let mut files = self.files_parts();
         let defaults = self.default_labels.read().clone();
         let mut sink = TextSink::new(format, &defaults);
-        self.write(&mut sink, &python);
+        self.write(&mut sink, &python, &mut files);
         Ok(sink.finish())
     }
 
     pub fn snapshot(&self) -> PyResult<Vec<OwnedFamily>> {
         crate::runtime::hooks::settle();
         let python = self.python_parts()?;
+        let mut files = self.files_parts();
         let defaults = self.default_labels.read().clone();
         let mut sink = SnapshotSink::new(&defaults);
-        self.write(&mut sink, &python);
+        self.write(&mut sink, &python, &mut files);
         Ok(sink.families)
     }
 
@@ -415,6 +462,12 @@ impl PyRegistry {
         if let Some(family) = NativeFamily::from_object(collector) {
             return self.core.register_native(family);
         }
+        if let Ok(files) = collector.cast::<PyMultiProcessCollector>() {
+            return self.core.register_files(FilesSource {
+                path: Some(files.get().path.clone()),
+                object: Some(collector.clone().unbind()),
+            });
+        }
         if !collector.hasattr("collect")? {
             return Err(Error::wrong_type(format!(
                 "{} has no collect() method",
@@ -456,6 +509,7 @@ impl PyRegistry {
         self.core.entries.lock().iter().any(|e| match (&e.source, &native) {
             (Source::Native(f), Some(n)) => f.same(n),
             (Source::Python(obj), None) => obj.is(collector),
+            (Source::Files(f), None) => f.object.as_ref().is_some_and(|o| o.is(collector)),
             _ => false,
         })
     }
@@ -467,6 +521,7 @@ impl PyRegistry {
             let position = entries.iter().position(|e| match (&e.source, &native) {
                 (Source::Native(f), Some(n)) => f.same(n),
                 (Source::Python(obj), None) => obj.is(collector),
+                (Source::Files(f), None) => f.object.as_ref().is_some_and(|o| o.is(collector)),
                 _ => false,
             });
             position.map(|i| entries.remove(i))

@@ -1,6 +1,5 @@
 //! Summary: count and sum of observations (prometheus_client's summary has no quantiles).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -9,23 +8,24 @@ use pyo3::types::PyTuple;
 use super::declare::{declare_family, number};
 use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
+use super::multiprocess::Layout;
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{Timer, TimerTarget};
-use super::value::AtomicF64;
+use super::value::{AtomicCount, AtomicF64, SharedCell};
 use crate::runtime::errors::Result;
 use crate::runtime::selfmetrics;
 
 #[derive(Default)]
 pub struct SummaryCore {
-    count: AtomicU64,
+    count: AtomicCount,
     sum: AtomicF64,
 }
 
 impl SummaryCore {
     #[inline]
     pub fn observe(&self, value: f64) {
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.count.add(1);
         self.sum.add(value);
     }
 }
@@ -39,12 +39,17 @@ impl Core for SummaryCore {
 
     fn write(&self, desc: &FamilyDesc, labels: &[String], created: f64, sink: &mut dyn SampleSink) {
         let names = &desc.labelnames;
-        sink.sample(
-            desc,
-            &Sample::new("_count", names, labels, self.count.load(Ordering::Relaxed) as f64),
-        );
+        sink.sample(desc, &Sample::new("_count", names, labels, self.count.get() as f64));
         sink.sample(desc, &Sample::new("_sum", names, labels, self.sum.get()));
         sink.sample(desc, &Sample::new("_created", names, labels, created));
+    }
+
+    fn layout(_: &()) -> Option<Layout> {
+        Some(Layout::Summary)
+    }
+
+    fn cells(&self) -> Vec<&dyn SharedCell> {
+        vec![&self.count, &self.sum]
     }
 }
 
