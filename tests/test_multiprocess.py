@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,7 @@ def test_metrics_declared_before_a_fork_count_in_the_childs_file_once(tmp_path: 
     # gunicorn --preload: the master declares (and here even counts) before forking workers.
     out = run_python(
         """
-        import os, ferrotel
+        import os, urllib.request, ferrotel
         jobs = ferrotel.Counter("jobs_total", "Jobs")
         latency = ferrotel.Histogram("latency_seconds", "Latency", buckets=[1.0])
         jobs.inc(5)
@@ -131,15 +132,52 @@ def test_metrics_declared_before_a_fork_count_in_the_childs_file_once(tmp_path: 
             os.waitpid(pid, 0)
         jobs.inc(1)
         print(os.getpid())
-        value = ferrotel.REGISTRY.get_sample_value
-        print(value("jobs_total"), value("latency_seconds_count"))
+        with ferrotel.start_http_server(0) as server:
+            url = f"http://127.0.0.1:{server.port}/metrics"
+            print([line for line in urllib.request.urlopen(url).read().decode().splitlines() if " " in line
+                   and line.startswith(("jobs_total", "latency_seconds_count"))])
         print(sorted(os.listdir(os.environ["PROMETHEUS_MULTIPROC_DIR"])))
         """,
         tmp_path,
     )
     pid, totals, files = out.splitlines()
-    assert totals == "12.0 3.0"
+    assert totals == str(["jobs_total 12.0", "latency_seconds_count 3.0"])
     assert files == str([f"ferrotel_{pid}.mmap", "ferrotel_archive.mmap"])
+
+
+def test_a_process_killed_while_it_writes_leaves_a_file_that_reads(tmp_path: Path) -> None:
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import itertools, sys, ferrotel
+                jobs = ferrotel.Counter("jobs_total", "Jobs", ["n"])
+                latency = ferrotel.Histogram("latency_seconds", "Latency", ["n"])
+                print("ready", flush=True)
+                for n in itertools.count():  # new label sets (appends) and updates, without end
+                    jobs.labels(str(n % 5000)).inc()
+                    latency.labels(str(n % 700)).observe(0.2)
+                """
+            ),
+        ],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
+    time.sleep(1.0)
+    writer.kill()
+    writer.wait(timeout=30)
+    before = ferrotel.REGISTRY.get_sample_value("ferrotel_dropped_total", READ_DROPS) or 0.0
+    families = {m.name: m for m in MultiProcessCollector(None, tmp_path).collect()}
+    after = ferrotel.REGISTRY.get_sample_value("ferrotel_dropped_total", READ_DROPS) or 0.0
+    assert after == before
+    jobs = sum(s.value for s in families["jobs"].samples)
+    counts = sum(s.value for s in families["latency_seconds"].samples if s.name == "latency_seconds_count")
+    assert jobs > 0 and abs(jobs - counts) <= 1, (jobs, counts)  # killed between the two at most
+    assert [p.name for p in tmp_path.iterdir()] == ["ferrotel_archive.mmap"]
 
 
 def test_process_metrics_are_per_worker_with_a_pid_label(tmp_path: Path) -> None:

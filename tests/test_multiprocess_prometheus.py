@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import find_free_port
-from helpers import wait_until
+from helpers import stop, wait_until
 from test_multiprocess_servers import answered, gunicorn, load, server
 
 
@@ -73,10 +73,4 @@ def test_prometheus_sums_every_workers_requests(server_binary: Callable[[str], s
                     == 1_000
                 )
             finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-    assert process.returncode is not None
+                stop(process)

@@ -115,11 +115,13 @@ def answered(served: Counter[str]) -> int:
     return sum(n for pid, n in served.items() if pid != "failed")
 
 
-def test_gunicorn_workers_share_one_metrics(tmp_path: Path) -> None:
+@pytest.mark.parametrize("preload", [False, True], ids=["", "preload"])
+def test_gunicorn_workers_share_one_metrics(tmp_path: Path, preload: bool) -> None:
+    # --preload: the middleware's metrics are made in the master, before the workers fork.
     directory = tmp_path / "metrics"
     directory.mkdir()
     port = find_free_port()
-    with server(gunicorn(directory, port), directory, port):
+    with server(gunicorn(directory, port, *["--preload"] * preload), directory, port):
         served = load(port, 2_000)
         assert answered(served) == 2_000, served
         assert len(served) >= 2, f"the requests all went to one worker: {served}"
@@ -134,7 +136,7 @@ def test_gunicorn_workers_share_one_metrics(tmp_path: Path) -> None:
         assert total(samples, "http_requests_total", "/work") == 2_000
         assert samples.get(DROPS, 0) >= 1
         pids = {k.split('pid="')[1].split('"')[0] for k in samples if k.startswith("process_open_fds{")}
-        assert len(pids) == WORKERS, samples
+        assert len(pids) == WORKERS + preload, samples  # the master has a file too, with --preload
 
 
 def test_a_killed_workers_answered_requests_still_count(tmp_path: Path) -> None:

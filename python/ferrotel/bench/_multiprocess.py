@@ -95,9 +95,12 @@ def _stop_workers() -> None:
 atexit.register(_stop_workers)
 
 
-def _worker(library: str, directory: str, ready: int, stop: int) -> None:
-    """In a forked child: 1,000 series in this process's file, then wait to be stopped."""
+def _worker(library: str, directory: str, ready: int, stop: int, inherited: list[int]) -> None:
+    """In a forked child: 1,000 series in this process's file, then wait to be stopped (the
+    write ends of the stop pipes it inherited closed, so closing its own ends the wait)."""
     try:
+        for fd in inherited:
+            os.close(fd)
         with _mode(library)(directory) as lib:
             registry = lib.Registry() if library == "ferrotel" else lib.CollectorRegistry()
             counter = lib.Counter("bench_requests", "Requests", LABELS, registry=registry)
@@ -118,7 +121,7 @@ def _scrape_side(library: str) -> Side:
             stop_r, stop_w = os.pipe()
             pid = os.fork()
             if pid == 0:
-                _worker(library, directory, ready_w, stop_r)
+                _worker(library, directory, ready_w, stop_r, [stop_w, *(w for _, w in _WORKERS)])
             os.close(stop_r)
             _WORKERS.append((pid, stop_w))
         for _ in range(PROCESSES):

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 use super::file::ProcessFile;
 use super::format::FamilyMeta;
-use super::unwritable;
+use super::{sys, unwritable};
 use crate::metrics::exposition::FamilyDesc;
 use crate::metrics::family::{Core, Family};
 use crate::metrics::value::SharedCell;
@@ -209,16 +209,23 @@ pub fn active() -> Option<PathBuf> {
     STATE.lock().active.as_deref().map(Path::to_owned)
 }
 
-/// Held across `fork()`: the child never inherits a file halfway through an append.
+/// Held across `fork()`: the child never inherits a file halfway through an append, nor a
+/// directory lock taken by another thread.
 fn before_fork() {
     std::mem::forget(STATE.lock());
+    std::mem::forget(sys::FORK_GUARD.write());
 }
 
 fn unlock() {
-    if STATE.is_locked() {
-        // SAFETY: `before_fork` locked STATE in the forking thread and forgot the guard; this is
-        // the matching unlock (in the child, that thread is the only one).
-        unsafe { STATE.force_unlock() };
+    // SAFETY: `before_fork` took both in the forking thread and forgot the guards; these are the
+    // matching unlocks (in the child, that thread is the only one).
+    unsafe {
+        if sys::FORK_GUARD.is_locked_exclusive() {
+            sys::FORK_GUARD.force_unlock_write();
+        }
+        if STATE.is_locked() {
+            STATE.force_unlock();
+        }
     }
 }
 

@@ -9,8 +9,16 @@ use std::io;
 use std::path::Path;
 use std::ptr::NonNull;
 
+use parking_lot::{RwLock, RwLockReadGuard};
+
+/// Held (shared) by every directory lock of this process, and exclusively across `fork()`: a
+/// child never inherits a directory lock held by another thread, which its copy of the
+/// descriptor would keep held for ever.
+pub static FORK_GUARD: RwLock<()> = RwLock::new(());
+
 /// A held `flock`, released when dropped (the file is closed).
-pub struct Lock(#[allow(dead_code)] File);
+#[allow(dead_code)]
+pub struct Lock(File, RwLockReadGuard<'static, ()>);
 
 /// A mapping of part of a file.
 pub struct Mapping {
@@ -48,12 +56,13 @@ mod unix {
 
     /// Locks a directory, shared or exclusive; `None` when `wait` is false and it is taken.
     pub fn lock_dir(dir: &Path, exclusive: bool, wait: bool) -> io::Result<Option<Lock>> {
+        let guard = FORK_GUARD.read();
         let file = File::open(dir)?;
         let mut op = if exclusive { libc::LOCK_EX } else { libc::LOCK_SH };
         if !wait {
             op |= libc::LOCK_NB;
         }
-        Ok(flock(&file, op)?.then_some(Lock(file)))
+        Ok(flock(&file, op)?.then_some(Lock(file, guard)))
     }
 
     /// Takes `file`'s exclusive lock if nobody holds it: true means its owner has died.
