@@ -174,25 +174,22 @@ impl Scrape {
     /// it holds metrics whose numbers are there (`natives`). None when there are none.
     pub fn read(natives: bool, sources: Vec<Option<PathBuf>>) -> Option<Scrape> {
         let active = cells::active();
-        let mut paths: Vec<PathBuf> = sources
+        let natives = natives.then(|| active.clone()).flatten();
+        let mut dirs: Vec<(PathBuf, merge::Merged)> = Vec::new();
+        for path in sources
             .into_iter()
-            .filter_map(|p| p.or_else(|| active.clone()))
-            .collect();
-        if natives {
-            paths.extend(active.clone());
+            .map(|p| p.or_else(|| active.clone()))
+            .chain([natives])
+        {
+            match path {
+                Some(path) if !dirs.iter().any(|(p, _)| *p == path) => {
+                    let merged = archive::read_dir(&path);
+                    dirs.push((path, merged));
+                }
+                _ => {}
+            }
         }
-        paths.dedup();
-        if paths.is_empty() {
-            return None;
-        }
-        let dirs = paths.into_iter().map(|p| {
-            let merged = archive::read_dir(&p);
-            (p, merged)
-        });
-        Some(Scrape {
-            dirs: dirs.collect(),
-            active,
-        })
+        (!dirs.is_empty()).then_some(Scrape { dirs, active })
     }
 
     fn merged(&mut self, path: Option<&Path>) -> Option<&mut merge::Merged> {
