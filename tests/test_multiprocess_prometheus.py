@@ -68,9 +68,7 @@ def test_prometheus_sums_every_workers_requests(server_binary: Callable[[str], s
                 assert value('sum(http_requests_total{path="/work"})') == 300
                 every_scrape = 'sum(http_requests_total{path="/work"})[1m:1s]'
                 assert (
-                    value(f"min_over_time({every_scrape})")
-                    == value(f"max_over_time({every_scrape})")
-                    == 300
+                    value(f"min_over_time({every_scrape})") == value(f"max_over_time({every_scrape})") == 300
                 )
             finally:
                 stop(process)
