@@ -4,7 +4,8 @@
 //! scrape, `Registry.collect()`, `ferrotel.flush()`, the in-memory span exporter, a tracing or
 //! logging reconfiguration, a fork. When the queue is full, or the thread cannot run, the
 //! request is recorded on the caller's thread: never lost. In the multiprocess mode it always
-//! is, so a worker killed at any moment has counted every request it answered.
+//! is, so a worker killed by SIGKILL has counted the requests it answered (but for one it may
+//! have been ending at that very moment).
 
 use std::borrow::Cow;
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};

@@ -6,6 +6,8 @@
 //! process killed at any point leaves a file that reads. Words are in the machine's byte order:
 //! the files never leave the machine.
 
+use smallvec::SmallVec;
+
 use super::{GaugeMode, Layout};
 
 pub const MAGIC: [u8; 8] = *b"FERROTMP";
@@ -114,7 +116,8 @@ pub struct SeriesView<'a> {
     pub family: usize,
     pub pid: u32,
     pub cells: &'a [u64],
-    pub values: Vec<&'a str>,
+    /// Inline up to six: a scrape reads thousands of series per file, without allocating.
+    pub values: SmallVec<[&'a str; 6]>,
 }
 
 /// A whole file as read, or why it cannot be.
@@ -329,7 +332,8 @@ mod tests {
         for cut in (0..file.len()).step_by(8) {
             let words = words(&file[..cut]);
             // A cut at a record boundary is a shorter valid file; anywhere else an error.
-            if let Ok(view) = parse(&words) {
+            let parsed = parse(&words);
+            if let Ok(view) = &parsed {
                 assert!(view.series.len() <= 1);
             }
         }

@@ -323,3 +323,62 @@ impl Family {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::exposition::SnapshotSink;
+    use crate::metrics::multiprocess::format::{FamilyMeta, SeriesView};
+
+    fn histogram(bounds: &[f64]) -> FamilyMeta {
+        FamilyMeta {
+            name: "latency".into(),
+            help: String::new(),
+            unit: String::new(),
+            layout: Layout::Histogram(bounds.into()),
+            labelnames: Box::new([]),
+        }
+    }
+
+    fn view<'a>(pid: u32, meta: FamilyMeta, cells: &'a [u64]) -> View<'a> {
+        View {
+            pid,
+            file_id: pid.into(),
+            families: vec![meta],
+            series: vec![SeriesView {
+                family: 0,
+                pid: 0,
+                cells,
+                values: Default::default(),
+            }],
+            absorbed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn histograms_with_other_buckets_merge_by_bound() {
+        let mut merged = Merged::default();
+        let inf = f64::INFINITY;
+        merged.add(&view(1, histogram(&[1.0, inf]), &[2, 1, 3.5f64.to_bits()]), false);
+        merged.add(&view(2, histogram(&[0.5, inf]), &[4, 0, 1.0f64.to_bits()]), true);
+        let mut sink = SnapshotSink::new(&[]);
+        merged.write_rest(&mut sink);
+        let samples: Vec<(String, f64)> = sink.families[0]
+            .samples
+            .iter()
+            .map(|s| (format!("{}{:?}", s.suffix, s.labels), s.value))
+            .collect();
+        let le = |b: &str| format!("_bucket[(\"le\", \"{b}\")]");
+        assert_eq!(
+            samples,
+            [
+                (le("0.5"), 4.0),
+                (le("1.0"), 6.0),
+                (le("+Inf"), 7.0),
+                ("_count[]".to_string(), 7.0),
+                ("_sum[]".to_string(), 4.5),
+            ]
+        );
+        assert_eq!(merged.pids, [1], "only live processes");
+    }
+}
