@@ -48,6 +48,10 @@ mod _core {
     #[pymodule_export]
     use crate::metrics::info::{PyInfo, PyStateSet};
     #[pymodule_export]
+    use crate::metrics::multiprocess::{
+        _mark_process_dead, _multiprocess_active, _multiprocess_dir, PyMultiProcessCollector,
+    };
+    #[pymodule_export]
     use crate::metrics::registry::{generate_latest, generate_openmetrics, PyRegistry};
     #[pymodule_export]
     use crate::metrics::summary::PySummary;

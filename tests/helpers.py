@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 import traceback
@@ -74,6 +75,16 @@ def reap(pid: int, timeout: float = 30.0) -> int:
         os.waitpid(pid, 0)
         raise
     return os.waitstatus_to_exitcode(status)
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+    """Terminates a server started by a test; kills it if it has not ended within ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 # --- the loopback receiver -------------------------------------------------------------------------

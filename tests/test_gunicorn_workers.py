@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -48,7 +47,6 @@ def log_pids(receiver: LoopbackReceiver) -> list[int]:
 
 
 def test_two_gunicorn_workers_export_after_the_fork(receiver: LoopbackReceiver) -> None:
-    gunicorn = shutil.which("gunicorn") or pytest.fail("gunicorn is a test dependency")
     receiver.default = Response(200, {"Content-Type": "application/x-protobuf"})
     port = find_free_port()
     env = {
@@ -57,7 +55,18 @@ def test_two_gunicorn_workers_export_after_the_fork(receiver: LoopbackReceiver) 
         "PYTHONPATH": str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
     server = subprocess.Popen(
-        [gunicorn, "-w", "2", "--preload", "-b", f"127.0.0.1:{port}", "apps.gunicorn_app:app"],
+        # This interpreter's gunicorn: a `gunicorn` on PATH may run another Python's ferrotel.
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "--preload",
+            "-b",
+            f"127.0.0.1:{port}",
+            "apps.gunicorn_app:app",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

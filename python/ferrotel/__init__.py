@@ -25,7 +25,7 @@ import atexit
 import os
 from typing import Any
 
-from . import _core, _env, logs, propagation, tracing
+from . import _core, _env, logs, multiprocess, propagation, tracing
 from ._core import (
     DEFAULT_BUCKETS,
     GC_COLLECTOR,
@@ -82,6 +82,8 @@ os.register_at_fork(
     after_in_child=_core._after_fork_in_child,
 )
 atexit.register(_core.shutdown, 5.0)
+# prometheus_client's PROMETHEUS_MULTIPROC_DIR, before the application declares any metric.
+multiprocess._enable_from_environment()
 
 __version__ = "0.1.0"
 
@@ -151,6 +153,7 @@ __all__ = [
     "logs",
     "make_asgi_app",
     "make_wsgi_app",
+    "multiprocess",
     "push_to_gateway",
     "pushadd_to_gateway",
     "shutdown",

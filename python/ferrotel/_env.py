@@ -467,6 +467,16 @@ def elasticsearch_url(environ: Environ | None = None) -> str | None:
     return get("ELASTICSEARCH_URL", environ)
 
 
+#: Where the multiprocess mode's files go, first set first: ferrotel's own, then prometheus_client's
+#: (and its deprecated lower-case spelling), so a prometheus_client deployment works unchanged.
+MULTIPROC_DIR_VARIABLES = ("FERROTEL_MULTIPROC_DIR", "PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+
+
+def multiproc_dir(environ: Environ | None = None) -> str | None:
+    """The multiprocess directory the environment names, if any."""
+    return first(*MULTIPROC_DIR_VARIABLES, environ=environ)
+
+
 # --- the settings ``ferrotel.configure()`` reads ----------------------------------------------------
 
 #: ferrotel's own variables (and the guide's ELASTICSEARCH_URL), by the setting they give.
@@ -519,6 +529,8 @@ def config_settings(environ: Environ | None = None) -> dict[str, Any]:
     for name, path in CONFIG_VARIABLES.items():
         if (value := get(name, environ)) is not None:
             put(path, value)
+    if (directory := multiproc_dir(environ)) is not None:
+        put("metrics.multiprocess_dir", directory)
     if (labels := get("FERROTEL_METRICS_DEFAULT_LABELS", environ)) is not None:
         put("metrics.default_labels", pairs(labels, "FERROTEL_METRICS_DEFAULT_LABELS", decode=False))
     if sdk_disabled(environ):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from . import _env, _redact, logs, tracing
+from . import _env, _redact, logs, multiprocess, tracing
 from ._core import REGISTRY, PushGateway, start_http_server
 from ._env import ConfigurationWarning
 
@@ -74,6 +74,8 @@ class MetricsConfig:
     #: serve ``/metrics`` on this port (on ``address``) when set
     port: int | None = None
     address: str = "127.0.0.1"
+    #: the multiprocess mode's directory (gunicorn, uvicorn --workers): see ``ferrotel.multiprocess``
+    multiprocess_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,11 @@ def _metrics(data: Any) -> MetricsConfig:
     if not isinstance(labels, Mapping):
         raise ValueError(f"metrics.default_labels: {labels!r} is not a table of label values")
     port = d.get("port")
+    directory = d.get("multiprocess_dir")
+    if directory is not None:
+        directory = os.fspath(directory) if isinstance(directory, os.PathLike) else directory
+        if not os.path.isdir(_str(directory, "metrics.multiprocess_dir")):
+            raise ValueError(f"metrics.multiprocess_dir: {directory!r} is not a directory")
     return MetricsConfig(
         enabled=_bool(d.get("enabled", True), "metrics.enabled"),
         prefix=_str(d.get("prefix", ""), "metrics.prefix"),
@@ -285,6 +292,7 @@ def _metrics(data: Any) -> MetricsConfig:
         push_gateway=push_config,
         port=None if port is None else _number(port, "metrics.port", integer=True),
         address=_str(d.get("address", "127.0.0.1"), "metrics.address"),
+        multiprocess_dir=directory,
     )
 
 
@@ -461,6 +469,8 @@ def apply(config: Config) -> Running:
     _stop_running()
     running = Running(config)
     m = config.metrics
+    if m.multiprocess_dir is not None:
+        multiprocess.enable(m.multiprocess_dir)
     REGISTRY.configure(prefix=m.prefix, default_labels=dict(m.default_labels))
     if m.enabled and m.port is not None:
         running.server = start_http_server(m.port, m.address)

@@ -3,7 +3,9 @@
 //! `ferrotel-http` thread. Whatever reads them first takes what is still queued (`drain`): a
 //! scrape, `Registry.collect()`, `ferrotel.flush()`, the in-memory span exporter, a tracing or
 //! logging reconfiguration, a fork. When the queue is full, or the thread cannot run, the
-//! request is recorded on the caller's thread: never lost.
+//! request is recorded on the caller's thread: never lost. In the multiprocess mode it always
+//! is, so a worker killed by SIGKILL has counted the requests it answered (but for one it may
+//! have been ending at that very moment).
 
 use std::borrow::Cow;
 use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -18,6 +20,7 @@ use super::recorder::{InlineStr, Recorder, RequestId};
 use super::url::url_path;
 use crate::logs::pipeline as log_pipeline;
 use crate::logs::record::{Level, LogRecord, SharedFields, Value};
+use crate::metrics::multiprocess;
 use crate::traces::data::{AttrValue, StatusCode};
 use crate::traces::ids;
 use crate::traces::span::{finish_recording, Recording, SpanContext};
@@ -198,6 +201,11 @@ fn new_queue() -> &'static Queue {
 
 /// Hands the ended request to the recording thread; records it here when it cannot.
 pub fn submit(ended: Ended) {
+    // In the multiprocess mode a worker may be killed at any moment (gunicorn's timeout, an
+    // OOM kill): a request is in its file as it ends, not in a queue that dies with it.
+    if multiprocess::enabled() {
+        return record_here(ended);
+    }
     let q = queue();
     if !q.started.load(Ordering::Acquire) && !start(q) {
         return record_here(ended);

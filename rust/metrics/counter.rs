@@ -10,11 +10,12 @@ use super::created;
 use super::declare::{declare_family, number};
 use super::exposition::{Exemplar, FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
+use super::multiprocess::Layout;
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::ExceptionCounter;
 use super::validate::{NameArg, TextArg};
-use super::value::{unix_now, AtomicF64};
+use super::value::{unix_now, AtomicF64, SharedCell};
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::selfmetrics;
 
@@ -54,6 +55,14 @@ impl Core for CounterCore {
         sink.sample(desc, &total);
         drop(exemplar);
         created::write(desc, labels, self.created.get(), sink);
+    }
+
+    fn layout(_: &()) -> Option<Layout> {
+        Some(Layout::Counter)
+    }
+
+    fn cells(&self) -> Vec<&dyn SharedCell> {
+        vec![&self.value]
     }
 }
 

@@ -68,6 +68,7 @@ pub fn declare_family<C: Core>(
     let mut desc = FamilyDesc::new(full, documentation, kind, labelnames.into_boxed_slice());
     desc.unit = unit.to_string();
     let family = Arc::new(Family::new(desc, config, limit));
+    super::multiprocess::track(&family);
     if let Some(registry) = registry {
         registry.register_native(wrap(family.clone()))?;
     }

@@ -12,7 +12,9 @@ use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
 use smallvec::SmallVec;
 
 use super::exposition::{FamilyDesc, SampleSink};
+use super::multiprocess::{self, Layout};
 use super::validate;
+use super::value::SharedCell;
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::selfmetrics;
 
@@ -26,6 +28,15 @@ pub trait Core: Send + Sync + 'static {
     fn new(config: &Self::Config) -> Self;
     /// Writes this child's samples; `labels` holds the child's label values.
     fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink);
+    /// How a multiprocess file lays out this type's cells; None keeps children in their own
+    /// process (Info, Enum), as prometheus_client's multiprocess mode does.
+    fn layout(_config: &Self::Config) -> Option<Layout> {
+        None
+    }
+    /// The cells a multiprocess file backs, in the layout's order.
+    fn cells(&self) -> Vec<&dyn SharedCell> {
+        Vec::new()
+    }
 }
 
 pub struct Child<C> {
@@ -36,10 +47,12 @@ pub struct Child<C> {
 }
 
 impl<C: Core> Child<C> {
-    fn new(values: Box<[String]>, config: &C::Config) -> Self {
+    fn new(desc: &FamilyDesc, values: Box<[String]>, config: &C::Config) -> Self {
+        let core = Arc::new(C::new(config));
+        multiprocess::attach(desc, config, &values, &core);
         Self {
             values,
-            core: Arc::new(C::new(config)),
+            core,
             object: OnceLock::new(),
         }
     }
@@ -134,7 +147,7 @@ impl<C: Core> Family<C> {
         if family.desc.labelnames.is_empty() {
             family.children.lock().insert(
                 LabelKey(Box::new([])),
-                Arc::new(Child::new(Box::new([]), &family.config)),
+                Arc::new(Child::new(&family.desc, Box::new([]), &family.config)),
             );
         }
         family
@@ -157,7 +170,7 @@ impl<C: Core> Family<C> {
             return self.overflow_child();
         }
         let owned: Box<[String]> = values.iter().map(|v| v.as_ref().to_string()).collect();
-        let child = Arc::new(Child::new(owned.clone(), &self.config));
+        let child = Arc::new(Child::new(&self.desc, owned.clone(), &self.config));
         children.insert(LabelKey(owned), child.clone());
         child
     }
@@ -172,7 +185,7 @@ impl<C: Core> Family<C> {
                     .iter()
                     .map(|_| OVERFLOW_VALUE.to_string())
                     .collect();
-                Arc::new(Child::new(values, &self.config))
+                Arc::new(Child::new(&self.desc, values, &self.config))
             })
             .clone()
     }

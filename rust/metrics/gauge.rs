@@ -10,32 +10,21 @@ use pyo3::types::PyTuple;
 use super::declare::{declare_family, number};
 use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
+use super::multiprocess::{GaugeMode, Layout};
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{InprogressTracker, Timer, TimerTarget};
 use super::validate::{NameArg, TextArg};
-use super::value::{unix_now, AtomicF64};
+use super::value::{unix_now, AtomicF64, SharedCell};
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::selfmetrics;
-
-const MULTIPROCESS_MODES: &[&str] = &[
-    "all",
-    "liveall",
-    "min",
-    "livemin",
-    "max",
-    "livemax",
-    "sum",
-    "livesum",
-    "mostrecent",
-    "livemostrecent",
-];
 
 #[derive(Default)]
 pub struct GaugeConfig {
     has_function: AtomicBool,
     /// A failing `set_function` callback is logged once per gauge, then only counted.
     reported: AtomicBool,
+    mode: GaugeMode,
 }
 
 impl GaugeConfig {
@@ -75,6 +64,14 @@ impl Core for GaugeCore {
         if !self.failed.load(Ordering::Relaxed) {
             sink.sample(desc, &Sample::new("", &desc.labelnames, labels, self.value.get()));
         }
+    }
+
+    fn layout(config: &GaugeConfig) -> Option<Layout> {
+        Some(Layout::Gauge(config.mode))
+    }
+
+    fn cells(&self) -> Vec<&dyn SharedCell> {
+        vec![&self.value]
     }
 }
 
@@ -146,11 +143,7 @@ impl PyGauge {
         _labelvalues: Option<&Bound<'_, PyTuple>>,
         multiprocess_mode: &str,
     ) -> Result<Self> {
-        if !MULTIPROCESS_MODES.contains(&multiprocess_mode) {
-            return Err(Error::invalid(format!(
-                "Invalid multiprocess mode: {multiprocess_mode}: not one of {MULTIPROCESS_MODES:?}"
-            )));
-        }
+        let mode = GaugeMode::parse(multiprocess_mode)?;
         let (family, child) = declare_family(
             py,
             Kind::Gauge,
@@ -162,7 +155,10 @@ impl PyGauge {
             &unit.0,
             registry,
             &[],
-            GaugeConfig::default(),
+            GaugeConfig {
+                mode,
+                ..GaugeConfig::default()
+            },
             NativeFamily::Gauge,
         )?;
         Ok(Self { family, child })

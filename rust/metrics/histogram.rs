@@ -1,7 +1,6 @@
 //! Histogram: cumulative buckets, sum and count. `_count` is the sum of the buckets read in the
 //! same pass, so a scrape during writes always has `+Inf == _count`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -12,11 +11,12 @@ use super::created;
 use super::declare::{declare_family, number};
 use super::exposition::{float_string, Exemplar, FamilyDesc, Kind, Sample, SampleSink, Timestamp};
 use super::family::{Core, Family};
+use super::multiprocess::Layout;
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{Timer, TimerTarget};
 use super::validate::{NameArg, TextArg};
-use super::value::{unix_now, AtomicF64};
+use super::value::{unix_now, AtomicCount, AtomicF64, SharedCell};
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::selfmetrics;
 
@@ -103,7 +103,7 @@ pub fn observation_dropped(value: f64, negative_ok: bool) -> bool {
 }
 
 pub struct HistogramCore {
-    buckets: Box<[AtomicU64]>,
+    buckets: Box<[AtomicCount]>,
     exemplars: Box<[Mutex<Option<Exemplar>>]>,
     sum: AtomicF64,
     bounds: Arc<[f64]>,
@@ -145,7 +145,7 @@ impl HistogramCore {
     #[inline]
     pub fn observe(&self, value: f64) -> usize {
         let i = self.bucket(value);
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.buckets[i].add(1);
         self.sum.add(value);
         i
     }
@@ -156,7 +156,7 @@ impl Core for HistogramCore {
 
     fn new(config: &HistogramConfig) -> Self {
         Self {
-            buckets: config.bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            buckets: config.bounds.iter().map(|_| AtomicCount::default()).collect(),
             exemplars: config.bounds.iter().map(|_| Mutex::new(None)).collect(),
             sum: AtomicF64::new(0.0),
             bounds: config.bounds.clone(),
@@ -167,7 +167,7 @@ impl Core for HistogramCore {
 
     fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink) {
         let names = &desc.labelnames;
-        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let counts: Vec<u64> = self.buckets.iter().map(AtomicCount::get).collect();
         let le = &self.le;
         let mut cumulative = 0u64;
         for (i, count) in counts.iter().enumerate() {
@@ -183,6 +183,15 @@ impl Core for HistogramCore {
             sink.sample(desc, &Sample::new("_sum", names, labels, self.sum.get()));
         }
         created::write(desc, labels, self.created.get(), sink);
+    }
+
+    fn layout(config: &HistogramConfig) -> Option<Layout> {
+        Some(Layout::Histogram(config.bounds.clone()))
+    }
+
+    fn cells(&self) -> Vec<&dyn SharedCell> {
+        let buckets = self.buckets.iter().map(|b| b as &dyn SharedCell);
+        buckets.chain([&self.sum as &dyn SharedCell]).collect()
     }
 }
 

@@ -12,6 +12,7 @@ pub mod family;
 pub mod gauge;
 pub mod histogram;
 pub mod info;
+pub mod multiprocess;
 pub mod native;
 pub mod process;
 pub mod pyregistry;

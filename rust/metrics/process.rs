@@ -46,8 +46,8 @@ fn boot_time() -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn proc_stat() -> Option<ProcStat> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+fn proc_stat(proc: &str) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{proc}/stat")).ok()?;
     // Fields after the command name, which may hold spaces, in parentheses.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let field = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok());
@@ -60,18 +60,18 @@ fn proc_stat() -> Option<ProcStat> {
     })
 }
 
-fn max_fds() -> Option<f64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+fn max_fds(proc: &str) -> Option<f64> {
+    let limits = std::fs::read_to_string(format!("/proc/{proc}/limits")).ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3).and_then(|v| v.parse().ok())
 }
 
-fn open_fds() -> Option<f64> {
-    Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as f64)
+fn open_fds(proc: &str) -> Option<f64> {
+    Some(std::fs::read_dir(format!("/proc/{proc}/fd")).ok()?.count() as f64)
 }
 
-fn threads() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+fn threads(proc: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{proc}/status")).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
@@ -128,12 +128,56 @@ impl Part {
     }
 }
 
-fn family(sink: &mut dyn SampleSink, name: &str, help: &str, kind: Kind, value: Option<f64>) {
-    let Some(value) = value else { return };
-    let desc = FamilyDesc::new(name, help, kind, Box::new([]));
+/// One process's figures: this one's (`/proc/self`), or, in the multiprocess mode, each live
+/// worker's (`/proc/<pid>`), labelled with its pid.
+struct Figures {
+    pid: Option<String>,
+    stat: Option<ProcStat>,
+    open_fds: Option<f64>,
+    max_fds: Option<f64>,
+    threads: Option<f64>,
+}
+
+impl Figures {
+    fn read(pid: Option<String>) -> Self {
+        let proc = pid.as_deref().unwrap_or("self");
+        Self {
+            stat: proc_stat(proc),
+            open_fds: open_fds(proc),
+            max_fds: max_fds(proc),
+            threads: threads(proc),
+            pid,
+        }
+    }
+}
+
+fn family(
+    sink: &mut dyn SampleSink,
+    name: &str,
+    help: &str,
+    kind: Kind,
+    processes: &[Figures],
+    read: impl Fn(&Figures) -> Option<f64>,
+) {
+    let samples: Vec<(&Figures, f64)> = processes.iter().filter_map(|p| Some((p, read(p)?))).collect();
+    if samples.is_empty() {
+        return;
+    }
+    let labelnames: Box<[String]> = processes[0]
+        .pid
+        .as_ref()
+        .map(|_| "pid".to_string())
+        .into_iter()
+        .collect();
+    let desc = FamilyDesc::new(name, help, kind, labelnames);
     sink.family(&desc);
     let suffix = if kind == Kind::Counter { "_total" } else { "" };
-    sink.sample(&desc, &Sample::new(suffix, &[], &[], value));
+    for (process, value) in samples {
+        sink.sample(
+            &desc,
+            &Sample::new(suffix, &desc.labelnames, process.pid.as_slice(), value),
+        );
+    }
 }
 
 impl ProcessCollector {
@@ -176,11 +220,13 @@ impl ProcessCollector {
         Ok(())
     }
 
-    pub fn write(&self, part: Part, sink: &mut dyn SampleSink) {
+    /// One part; in the multiprocess mode (`pids`: the live workers), the process figures of each
+    /// worker with a `pid` label, and this one's garbage collector statistics with its own.
+    pub fn write(&self, part: Part, sink: &mut dyn SampleSink, pids: Option<&[u32]>) {
         match part {
-            Part::Process => write_process(sink),
+            Part::Process => write_process(sink, pids),
             Part::Platform => self.write_platform(sink),
-            Part::Gc => self.write_gc(sink),
+            Part::Gc => self.write_gc(sink, pids.map(|_| std::process::id().to_string())),
         }
     }
 
@@ -197,9 +243,13 @@ impl ProcessCollector {
         sink.sample(&desc, &Sample::new("", &names, &values, 1.0));
     }
 
-    fn write_gc(&self, sink: &mut dyn SampleSink) {
+    fn write_gc(&self, sink: &mut dyn SampleSink, pid: Option<String>) {
         let gc = self.gc.lock().clone();
-        let label = ["generation".to_string()];
+        let label: Vec<String> = pid
+            .iter()
+            .map(|_| "pid".to_string())
+            .chain(["generation".to_string()])
+            .collect();
         for (name, help, read) in [
             (
                 "python_gc_objects_collected",
@@ -217,66 +267,85 @@ impl ProcessCollector {
                 |g| g.collections,
             ),
         ] {
-            let desc = FamilyDesc::new(name, help, Kind::Counter, Box::new(label.clone()));
+            let desc = FamilyDesc::new(name, help, Kind::Counter, label.clone().into_boxed_slice());
             sink.family(&desc);
             for (i, generation) in gc.iter().enumerate() {
-                let value = [i.to_string()];
+                let value: Vec<String> = pid.iter().cloned().chain([i.to_string()]).collect();
                 sink.sample(&desc, &Sample::new("_total", &label, &value, read(generation)));
             }
         }
     }
 }
 
-fn write_process(sink: &mut dyn SampleSink) {
-    let stat = proc_stat();
-    let s = stat.as_ref();
+fn write_process(sink: &mut dyn SampleSink, pids: Option<&[u32]>) {
+    let processes: Vec<Figures> = match pids {
+        None => vec![Figures::read(None)],
+        Some(pids) => {
+            let own = std::process::id();
+            let others = pids.iter().filter(|p| **p != own);
+            [own]
+                .iter()
+                .chain(others)
+                .map(|p| Figures::read(Some(p.to_string())))
+                .collect()
+        }
+    };
+    let p = processes.as_slice();
+    let stat = |f: fn(&ProcStat) -> f64| move |p: &Figures| p.stat.as_ref().map(f);
     family(
         sink,
         "process_virtual_memory_bytes",
         "Virtual memory size in bytes.",
         Kind::Gauge,
-        s.map(|s| s.virtual_bytes),
+        p,
+        stat(|s| s.virtual_bytes),
     );
     family(
         sink,
         "process_resident_memory_bytes",
         "Resident memory size in bytes.",
         Kind::Gauge,
-        s.map(|s| s.resident_bytes),
+        p,
+        stat(|s| s.resident_bytes),
     );
     family(
         sink,
         "process_start_time_seconds",
         "Start time of the process since unix epoch in seconds.",
         Kind::Gauge,
-        s.map(|s| s.start_time),
+        p,
+        stat(|s| s.start_time),
     );
     family(
         sink,
         "process_cpu_seconds",
         "Total user and system CPU time spent in seconds.",
         Kind::Counter,
-        s.map(|s| s.cpu_seconds),
+        p,
+        stat(|s| s.cpu_seconds),
     );
     family(
         sink,
         "process_open_fds",
         "Number of open file descriptors.",
         Kind::Gauge,
-        open_fds(),
+        p,
+        |p| p.open_fds,
     );
     family(
         sink,
         "process_max_fds",
         "Maximum number of open file descriptors.",
         Kind::Gauge,
-        max_fds(),
+        p,
+        |p| p.max_fds,
     );
     family(
         sink,
         "process_threads",
         "Number of OS threads in the process.",
         Kind::Gauge,
-        threads(),
+        p,
+        |p| p.threads,
     );
 }

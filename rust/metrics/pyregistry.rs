@@ -10,6 +10,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 
 use super::args::{self, name_set, read_labels, sorted};
 use super::family::DEFAULT_CARDINALITY_LIMIT;
+use super::multiprocess::{FilesSource, PyMultiProcessCollector};
 use super::native::NativeFamily;
 use super::process::Part;
 use super::registry::{Options, Source};
@@ -79,6 +80,7 @@ fn matcher<'a>(collector: &'a Bound<'_, PyAny>) -> impl Fn(&Source) -> bool + 'a
         (Source::Native(f), Some(n), _) => f.same(n),
         (Source::Process(_, p), None, Some(part)) => *p == part,
         (Source::Python(obj), None, None) => obj.is(collector),
+        (Source::Files(f), None, None) => f.object.as_ref().is_some_and(|o| o.is(collector)),
         _ => false,
     }
 }
@@ -212,6 +214,12 @@ impl PyRegistry {
         }
         if let Ok(builtin) = collector.cast::<BuiltinCollector>() {
             return self.add_part(py, builtin.get().part);
+        }
+        if let Ok(files) = collector.cast::<PyMultiProcessCollector>() {
+            return self.core.register_files(FilesSource {
+                path: Some(files.get().path.clone()),
+                object: Some(collector.clone().unbind()),
+            });
         }
         if !collector.hasattr("collect")? {
             return Err(Error::wrong_type(format!(

@@ -12,6 +12,7 @@ use pyo3::types::PySet;
 
 use super::exposition::{negotiate, Escaping, FamilyDesc, FilterSink, Format, Kind, OwnedFamily, Sample};
 use super::exposition::{SampleSink, SnapshotSink, TextSink};
+use super::multiprocess::{self, FilesSource, Scrape};
 use super::native::NativeFamily;
 use super::process::{Part, ProcessCollector};
 use crate::runtime::errors::{Error, Result};
@@ -27,6 +28,8 @@ pub enum Source {
     Process(Arc<ProcessCollector>, Part),
     /// ferrotel's own drop and export-failure counts.
     Own,
+    /// The merged files of a multiprocess directory.
+    Files(FilesSource),
 }
 
 struct Entry {
@@ -172,6 +175,20 @@ impl RegistryCore {
         )
     }
 
+    /// Adds a multiprocess directory's files (once for the directory set: the default REGISTRY).
+    pub fn register_files(&self, source: FilesSource) -> Result<()> {
+        if source.path.is_none()
+            && self
+                .entries
+                .lock()
+                .iter()
+                .any(|e| matches!(&e.source, Source::Files(f) if f.path.is_none()))
+        {
+            return Ok(());
+        }
+        self.add(Source::Files(source), Vec::new(), "a multiprocess directory".into())
+    }
+
     pub fn register_native(&self, family: NativeFamily) -> Result<()> {
         let names = family.sample_names();
         let holder = format!("{}:{}", family.desc().kind.as_str(), family.desc().name);
@@ -233,7 +250,7 @@ impl RegistryCore {
                 && match &e.source {
                     Source::Python(_) | Source::Process(_, Part::Gc) => true,
                     Source::Native(f) => f.needs_python(),
-                    Source::Process(..) | Source::Own => false,
+                    Source::Process(..) | Source::Own | Source::Files(_) => false,
                 }
         })
     }
@@ -290,14 +307,24 @@ impl RegistryCore {
         sink: &mut dyn SampleSink,
         python: &HashMap<u64, Vec<OwnedFamily>>,
         names: Option<&HashSet<String>>,
+        files: &mut Option<Scrape>,
     ) {
         self.write_target_info(sink);
         let entries = self.entries.lock();
         for entry in entries.iter().filter(|e| self.selected(e, names)) {
             match &entry.source {
-                Source::Native(family) => family.write(sink),
-                Source::Process(process, part) => process.write(*part, sink),
+                Source::Native(family) => {
+                    if !files.as_mut().is_some_and(|f| f.native(family, sink)) {
+                        family.write(sink)
+                    }
+                }
+                Source::Process(process, part) => process.write(*part, sink, files.as_ref().and_then(Scrape::pids)),
                 Source::Own => super::selfmetrics::write(sink),
+                Source::Files(source) => {
+                    if let Some(files) = files.as_mut() {
+                        files.collector(source, sink);
+                    }
+                }
                 Source::Python(_) => {
                     for family in python.get(&entry.id).into_iter().flatten() {
                         family.write(sink);
@@ -316,11 +343,29 @@ impl RegistryCore {
         } else {
             HashMap::new()
         };
+        let mut files = self.files_parts(names);
         match names {
-            Some(names) => self.write(&mut FilterSink::new(sink, names), &python, Some(names)),
-            None => self.write(sink, &python, None),
+            Some(names) => self.write(&mut FilterSink::new(sink, names), &python, Some(names), &mut files),
+            None => self.write(sink, &python, None, &mut files),
         }
         Ok(())
+    }
+
+    /// The multiprocess files this registry shows, read (unlocked) before it is written.
+    fn files_parts(&self, names: Option<&HashSet<String>>) -> Option<Scrape> {
+        let (natives, sources) = {
+            let entries = self.entries.lock();
+            let selected = || entries.iter().filter(|e| self.selected(e, names));
+            let natives = selected().any(|e| matches!(&e.source, Source::Native(f) if multiprocess::in_files(f)));
+            let sources = selected()
+                .filter_map(|e| match &e.source {
+                    Source::Files(f) => Some(f.path.clone()),
+                    _ => None,
+                })
+                .collect();
+            (natives, sources)
+        };
+        Scrape::read(natives, sources)
     }
 
     pub fn render_with(&self, how: Render<'_>) -> Result<Vec<u8>> {

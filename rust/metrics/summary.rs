@@ -1,6 +1,5 @@
 //! Summary: count and sum of observations (prometheus_client's summary has no quantiles).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -11,15 +10,16 @@ use super::declare::{declare_family, number};
 use super::exposition::{FamilyDesc, Kind, Sample, SampleSink};
 use super::family::{Core, Family};
 use super::histogram::observation_dropped;
+use super::multiprocess::Layout;
 use super::native::{metric_common_methods, NativeFamily};
 use super::registry::RegistryArg;
 use super::timer::{Timer, TimerTarget};
 use super::validate::{NameArg, TextArg};
-use super::value::{unix_now, AtomicF64};
+use super::value::{unix_now, AtomicCount, AtomicF64, SharedCell};
 use crate::runtime::errors::Result;
 
 pub struct SummaryCore {
-    count: AtomicU64,
+    count: AtomicCount,
     sum: AtomicF64,
     created: AtomicF64,
 }
@@ -27,7 +27,7 @@ pub struct SummaryCore {
 impl SummaryCore {
     #[inline]
     pub fn observe(&self, value: f64) {
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.count.add(1);
         self.sum.add(value);
     }
 }
@@ -37,7 +37,7 @@ impl Core for SummaryCore {
 
     fn new(_: &()) -> Self {
         Self {
-            count: AtomicU64::new(0),
+            count: AtomicCount::default(),
             sum: AtomicF64::new(0.0),
             created: AtomicF64::new(unix_now()),
         }
@@ -45,12 +45,17 @@ impl Core for SummaryCore {
 
     fn write(&self, desc: &FamilyDesc, labels: &[String], sink: &mut dyn SampleSink) {
         let names = &desc.labelnames;
-        sink.sample(
-            desc,
-            &Sample::new("_count", names, labels, self.count.load(Ordering::Relaxed) as f64),
-        );
+        sink.sample(desc, &Sample::new("_count", names, labels, self.count.get() as f64));
         sink.sample(desc, &Sample::new("_sum", names, labels, self.sum.get()));
         created::write(desc, labels, self.created.get(), sink);
+    }
+
+    fn layout(_: &()) -> Option<Layout> {
+        Some(Layout::Summary)
+    }
+
+    fn cells(&self) -> Vec<&dyn SharedCell> {
+        vec![&self.count, &self.sum]
     }
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import Case, Namespace, Side
+from ._multiprocess import MULTIPROCESS_CASES
 
 
 def _ferrotel_registry() -> Any:
@@ -108,4 +109,5 @@ CASES: list[Case] = [
         _render_side("prometheus_client"),
         number=3,
     ),
+    *MULTIPROCESS_CASES,
 ]

@@ -33,8 +33,12 @@ class RequestTelemetry:
         self.requests = collector.requests
         self.latency = collector.latency
         in_flight = registry.get("http_requests_in_flight", "gauge")
+        # Summed over the live workers in the multiprocess mode.
         self.in_flight = in_flight or Gauge(
-            "http_requests_in_flight", "HTTP requests being served", registry=registry
+            "http_requests_in_flight",
+            "HTTP requests being served",
+            registry=registry,
+            multiprocess_mode="livesum",
         )
         self.tracer = tracer or get_tracer("ferrotel.middleware")
         self.excluded = frozenset(excluded_paths)

@@ -1,0 +1,88 @@
+"""prometheus_client's multiprocess mode, for gunicorn and ``uvicorn --workers``: every worker keeps
+its counters, gauges, histograms and summaries in a memory-mapped file of its own in one directory,
+and a scrape of any worker merges them all.
+
+Set ``PROMETHEUS_MULTIPROC_DIR`` (or ``FERROTEL_MULTIPROC_DIR``, or
+``MetricsConfig(multiprocess_dir=...)``) to an empty directory before the workers start. Then the
+default ``REGISTRY`` — so ``start_http_server``, ``make_wsgi_app``, ``make_asgi_app`` and the
+middleware's metrics — shows the merged numbers. In gunicorn's configuration file::
+
+    from ferrotel.multiprocess import mark_process_dead
+
+    def child_exit(server, worker):
+        mark_process_dead(worker.pid)
+
+``MultiProcessCollector(registry)`` puts the merged files in another registry, as prometheus_client
+users are used to. Each update is one atomic operation on the mapped file, from Rust.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import _core, _env
+from ._core import Registry
+
+__all__ = ["MultiProcessCollector", "directory", "enable", "mark_process_dead"]
+
+
+def _path(path: str | os.PathLike[str] | None) -> str | None:
+    if path is not None:
+        return os.fspath(path)
+    return _env.multiproc_dir() or directory()
+
+
+class MultiProcessCollector(_core.MultiProcessCollector):
+    """The merged files of ``path`` (default: the environment's directory), registered in
+    ``registry`` unless it is None."""
+
+    def __new__(
+        cls, registry: Registry | None, path: str | os.PathLike[str] | None = None
+    ) -> MultiProcessCollector:
+        resolved = _path(path)
+        if not resolved or not os.path.isdir(resolved):
+            raise ValueError("env PROMETHEUS_MULTIPROC_DIR is not set or not a directory")
+        self = super().__new__(cls, resolved)
+        if registry is not None:
+            registry.register(self)
+        return self
+
+
+def mark_process_dead(pid: int, path: str | os.PathLike[str] | None = None) -> None:
+    """Folds the file of process ``pid``, which has ended, into the directory's archive: its
+    counters, histograms and summaries still count; its ``live…`` gauges no longer do."""
+    resolved = _path(path)
+    if resolved is None:
+        raise ValueError("mark_process_dead: no multiprocess directory (PROMETHEUS_MULTIPROC_DIR is not set)")
+    _core._mark_process_dead(pid, resolved)
+
+
+def directory() -> str | None:
+    """The directory metrics write to, or None when each process keeps its own."""
+    active = _core._multiprocess_active()
+    return None if active is None else os.fspath(active)
+
+
+def enable(path: str | os.PathLike[str]) -> None:
+    """Turns the multiprocess mode on: metrics declared so far, and from now on, write to this
+    process's file in ``path``. A second call must name the same directory."""
+    current = directory()
+    if current is not None:
+        if os.path.realpath(current) != os.path.realpath(path):
+            raise ValueError(
+                f"multiprocess_dir: the multiprocess mode already uses {current!r}, not {os.fspath(path)!r}"
+            )
+        return
+    _core._multiprocess_dir(os.fspath(path))
+
+
+def _enable_from_environment() -> None:
+    """At import: the drop-in for prometheus_client's environment variable."""
+    path = _env.multiproc_dir()
+    if path is None:
+        return
+    if not os.path.isdir(path):
+        names = " / ".join(_env.MULTIPROC_DIR_VARIABLES)
+        _env.warn(f"{names}: {path!r} is not a directory; each process keeps its own metrics")
+        return
+    _core._multiprocess_dir(path)
