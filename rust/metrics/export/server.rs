@@ -68,6 +68,8 @@ pub fn start_http_server(
     let cannot_start = |e: std::io::Error| Error::os("cannot start the metrics server", e);
     let local = listener.local_addr().map_err(cannot_start)?;
     let port = local.port();
+    let lifetime = Lifetime::new();
+    let handle = Py::new(py, MetricsServerThread::new(lifetime.clone(), THREAD_NAME))?;
     listener.set_nonblocking(true).map_err(cannot_start)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -96,8 +98,7 @@ pub fn start_http_server(
     }
     let accepting = runtime.spawn(serve::accept_loop(listener, core, sockets, cap));
     let abort = accepting.abort_handle();
-    let lifetime = Lifetime::new();
-    let ends = Ends(lifetime.clone());
+    let ends = Ends(lifetime);
     let thread = std::thread::Builder::new()
         .name(THREAD_NAME.into())
         .spawn(move || {
@@ -117,7 +118,7 @@ pub fn start_http_server(
         port,
         addr: addr.to_string(),
         local,
-        thread: Py::new(py, MetricsServerThread::new(lifetime, THREAD_NAME))?,
+        thread: handle,
     })
 }
 
