@@ -40,7 +40,7 @@ mod _core {
     #[pymodule_export]
     use crate::metrics::export::pushgateway::{_push_to_gateway, PyPushGateway};
     #[pymodule_export]
-    use crate::metrics::export::server::{start_http_server, MetricsServer};
+    use crate::metrics::export::server::{start_http_server, MetricsServer, MetricsServerThread};
     #[pymodule_export]
     use crate::metrics::gauge::PyGauge;
     #[pymodule_export]

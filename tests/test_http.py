@@ -83,10 +83,14 @@ def test_server_answers_metrics_in_text_format(server):
     assert "# EOF" not in body
 
 
-def test_server_ignores_query_string(server):
-    with get(f"http://127.0.0.1:{server.port}/metrics?name[]=up") as response:
+def test_server_name_query_restricts_the_series(server):
+    # the whole behaviour, against prometheus_client's: tests/test_server_compat.py
+    with get(f"http://127.0.0.1:{server.port}/metrics?name[]=up&name[]=latency_seconds_count") as response:
         assert response.status == 200
-        assert values(response.read().decode()) == EXPECTED
+        assert values(response.read().decode()) == {
+            ("latency_seconds_count", ()): 1.0,
+            ("up", ()): 1.0,
+        }
 
 
 @pytest.mark.parametrize("path", ["/nope", "/metrics/extra", "/favicon.ico"])

@@ -2,10 +2,10 @@
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, NoReturn, Self, TypeVar, final, overload
+from typing import Any, Final, Literal, NoReturn, Self, TypeVar, final, overload
 
 from prometheus_client.metrics_core import Metric
 from typing_extensions import disjoint_base
@@ -34,6 +34,7 @@ __all__ = [
     "PushGateway",
     "start_http_server",
     "MetricsServer",
+    "MetricsServerThread",
     "Gauge",
     "Histogram",
     "Info",
@@ -386,18 +387,56 @@ class Enum:
     def state(self, state: str) -> None: ...
 
 @final
+class MetricsServerThread:
+    """The thread serving a MetricsServer, as ``threading.Thread`` users know it: the second
+    item of ``server, thread = start_http_server(port)``. Ends after the server's
+    ``shutdown()``; in a forked child it is not alive (the thread is the parent's)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def daemon(self) -> bool: ...
+    def join(self, timeout: float | None = None) -> None: ...
+    def is_alive(self) -> bool: ...
+
+@final
 class MetricsServer:
+    """What ``start_http_server`` returns: the server, which also unpacks as prometheus_client's
+    ``(server, thread)`` does (``server, thread = start_http_server(port)``), ``server`` being
+    this object and ``thread`` its ``MetricsServerThread``."""
+
     @property
     def port(self) -> int: ...
     @property
     def addr(self) -> str: ...
+    @property
+    def server_port(self) -> int: ...
+    @property
+    def server_address(self) -> tuple[Any, ...]: ...
+    @property
+    def thread(self) -> MetricsServerThread: ...
     def shutdown(self) -> None: ...
+    def server_close(self) -> None: ...
+    # Unpacked as (server, thread): typed Any, as an iterator cannot name each item's type.
+    def __iter__(self) -> Iterator[Any]: ...
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: Literal[0, -2], /) -> MetricsServer: ...
+    @overload
+    def __getitem__(self, index: Literal[1, -1], /) -> MetricsServerThread: ...
+    @overload
+    def __getitem__(self, index: int, /) -> Any: ...
     def __enter__(self) -> MetricsServer: ...
     def __exit__(self, *_exc: object) -> None: ...
 
-def start_http_server(
-    port: int, addr: str = "127.0.0.1", registry: Registry | None = None
-) -> MetricsServer: ...
+def start_http_server(port: int, addr: str = "127.0.0.1", registry: Registry | None = None) -> MetricsServer:
+    """Serves ``registry``'s exposition (the default REGISTRY) at ``/metrics`` from a Rust
+    thread, bound to 127.0.0.1 unless told otherwise; port 0 picks a free port. The format
+    follows ``Accept``, gzip ``Accept-Encoding``, and ``?name[]=...`` restricts the scrape to
+    those samples, as in prometheus_client. Use the result as a server
+    (``server.port``, ``server.shutdown()``) or unpack it as prometheus_client's:
+    ``server, thread = start_http_server(8000)``; ``server.shutdown(); thread.join()``."""
+
 def generate_latest(registry: Any = None, escaping: str = "underscores") -> bytes: ...
 def generate_openmetrics(registry: Any = None, escaping: str = "underscores") -> bytes: ...
 def _negotiate(accept: str | None = None) -> tuple[str, str, str]: ...

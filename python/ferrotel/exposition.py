@@ -286,7 +286,8 @@ def start_wsgi_server(
 ) -> tuple[WSGIServer, threading.Thread]:
     """Serves the exposition from a Python WSGI server on a daemon thread, with TLS when
     ``certfile`` and ``keyfile`` are given, as prometheus_client's does; returns the server and
-    its thread. Binds 127.0.0.1 unless told otherwise (prometheus_client binds 0.0.0.0)."""
+    its thread (``server.shutdown(); thread.join()`` stops it and frees the port). Binds
+    127.0.0.1 unless told otherwise (prometheus_client binds 0.0.0.0)."""
     family = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
 
     class Server(ThreadingWSGIServer):
@@ -308,9 +309,18 @@ def start_wsgi_server(
         if tls_max_version is not None:
             context.maximum_version = tls_max_version
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, name="ferrotel-wsgi-metrics", daemon=True)
+    thread = threading.Thread(target=_serve, args=(httpd,), name="ferrotel-wsgi-metrics", daemon=True)
     thread.start()
     return httpd, thread
+
+
+def _serve(httpd: WSGIServer) -> None:
+    """Serves until ``httpd.shutdown()``, then closes the listening socket, so that
+    ``server.shutdown(); thread.join()`` frees the port without ``server_close()``."""
+    try:
+        httpd.serve_forever()
+    finally:
+        httpd.server_close()
 
 
 def write_to_textfile(

@@ -2,6 +2,8 @@
 //! Pushgateway.
 
 pub mod pushgateway;
+mod query;
 mod serve;
 pub mod server;
 mod sockets;
+mod thread;

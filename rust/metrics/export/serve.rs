@@ -3,6 +3,7 @@
 //! at most `RENDER_THREADS` threads (a Python collector attaches to Python there, never on the IO
 //! thread), and an accept loop that outlives every accept error.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +18,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
+use super::query::requested_names;
 use super::sockets::{Connection, Listener, Sockets};
 use crate::metrics::registry::RegistryCore;
 use crate::runtime::selfmetrics::record_drop;
@@ -132,7 +134,9 @@ fn header(request: &Request<Incoming>, name: hyper::header::HeaderName) -> Optio
     value.to_str().ok().map(str::to_owned)
 }
 
-/// GET or HEAD on `/metrics` or `/`; 405 for other methods, 404 for other paths.
+/// GET or HEAD on `/metrics` or `/`; 405 for other methods, 404 for other paths. `?name[]=...`
+/// restricts the exposition to those samples, as in prometheus_client and ferrotel's WSGI and
+/// ASGI apps.
 async fn scrape(core: Arc<RegistryCore>, request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"));
@@ -142,14 +146,22 @@ async fn scrape(core: Arc<RegistryCore>, request: Request<Incoming>) -> Result<R
     }
     let accept = header(&request, ACCEPT);
     let encoding = header(&request, ACCEPT_ENCODING);
-    let rendered = tokio::task::spawn_blocking(move || render(&core, accept.as_deref(), encoding.as_deref())).await;
+    let names = requested_names(request.uri().query());
+    let rendered =
+        tokio::task::spawn_blocking(move || render(&core, accept.as_deref(), encoding.as_deref(), names.as_ref()))
+            .await;
     Ok(rendered.unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "collecting metrics failed\n")))
 }
 
 /// On a render thread: the exposition, or a 500 saying why (formatting a Python error attaches
 /// to Python, so that is done here too).
-fn render(core: &RegistryCore, accept: Option<&str>, encoding: Option<&str>) -> Response<Body> {
-    match core.exposition(accept, encoding) {
+fn render(
+    core: &RegistryCore,
+    accept: Option<&str>,
+    encoding: Option<&str>,
+    names: Option<&HashSet<String>>,
+) -> Response<Body> {
+    match core.exposition_of(accept, encoding, names) {
         Ok(exposition) => {
             let mut response = Response::new(Full::new(Bytes::from(exposition.body)));
             let headers = response.headers_mut();

@@ -3,6 +3,9 @@
 //! renders native metrics without the GIL, so a scrape never waits on, or stalls, the
 //! application's Python threads. Across `fork()` the server stays the parent's: the child closes
 //! its copies of the server's sockets, and its `shutdown()` has nothing to stop.
+//!
+//! prometheus_client's `start_http_server` returns `(server, thread)`; ours returns the server,
+//! which unpacks into itself and a thread-like handle, so both ways of using it hold.
 
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -10,12 +13,18 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
+use pyo3::types::{PyIterator, PyTuple};
 
 use super::serve;
 use super::sockets::{Listener, Sockets};
+use super::thread::{Ends, Lifetime};
 use crate::metrics::registry::{registry_core, PyRegistry};
 use crate::runtime::errors::{Error, Result};
 use crate::runtime::hooks::{on_fork, ForkHooks};
+
+pub use super::thread::MetricsServerThread;
+
+const THREAD_NAME: &str = "ferrotel-metrics";
 
 /// How long `shutdown()` waits for a render still running (a slow Python collector).
 const RENDER_WAIT: Duration = Duration::from_secs(5);
@@ -30,6 +39,9 @@ pub struct MetricsServer {
     port: u16,
     #[pyo3(get)]
     addr: String,
+    /// The address bound, as a socket server's `server_address` gives it.
+    local: std::net::SocketAddr,
+    thread: Py<MetricsServerThread>,
 }
 
 struct Running {
@@ -53,8 +65,11 @@ pub fn start_http_server(
     let core = registry_core(py, registry);
     let listener = std::net::TcpListener::bind((addr, port))
         .map_err(|e| Error::os(format!("cannot listen on {addr}:{port}"), e))?;
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
     let cannot_start = |e: std::io::Error| Error::os("cannot start the metrics server", e);
+    let local = listener.local_addr().map_err(cannot_start)?;
+    let port = local.port();
+    let lifetime = Lifetime::new();
+    let handle = Py::new(py, MetricsServerThread::new(lifetime.clone(), THREAD_NAME))?;
     listener.set_nonblocking(true).map_err(cannot_start)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -83,11 +98,13 @@ pub fn start_http_server(
     }
     let accepting = runtime.spawn(serve::accept_loop(listener, core, sockets, cap));
     let abort = accepting.abort_handle();
+    let ends = Ends(lifetime);
     let thread = std::thread::Builder::new()
-        .name("ferrotel-metrics".into())
+        .name(THREAD_NAME.into())
         .spawn(move || {
             // Ends when shutdown() aborts the accept loop; dropping the runtime's tasks then
-            // closes the listener and every connection.
+            // closes the listener and every connection. Then `ends` marks the thread ended.
+            let _ends = ends;
             let _ = runtime.block_on(accepting);
             runtime.shutdown_timeout(RENDER_WAIT);
         })
@@ -100,6 +117,8 @@ pub fn start_http_server(
         pid: std::process::id(),
         port,
         addr: addr.to_string(),
+        local,
+        thread: handle,
     })
 }
 
@@ -123,6 +142,52 @@ impl MetricsServer {
             py.detach(|| {
                 let _ = running.thread.join();
             });
+        }
+    }
+
+    /// As a socket server's: after `shutdown()`, which has closed the socket already.
+    fn server_close(&self, py: Python<'_>) {
+        self.shutdown(py);
+    }
+
+    /// `(host, port)`, or `(host, port, flowinfo, scope_id)` for IPv6, as bound.
+    #[getter]
+    fn server_address<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let host = self.local.ip().to_string();
+        match self.local {
+            std::net::SocketAddr::V4(a) => (host, a.port()).into_pyobject(py),
+            std::net::SocketAddr::V6(a) => (host, a.port(), a.flowinfo(), a.scope_id()).into_pyobject(py),
+        }
+    }
+
+    #[getter]
+    fn server_port(&self) -> u16 {
+        self.port
+    }
+
+    /// The thread serving, as `threading.Thread` users know it.
+    #[getter]
+    fn thread(&self, py: Python<'_>) -> Py<MetricsServerThread> {
+        self.thread.clone_ref(py)
+    }
+
+    /// `server, thread = start_http_server(port)`, as with prometheus_client.
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyIterator>> {
+        let pair = PyTuple::new(slf.py(), [slf.as_any(), slf.get().thread.bind(slf.py()).as_any()])?;
+        pair.try_iter()
+    }
+
+    fn __len__(&self) -> usize {
+        2
+    }
+
+    fn __getitem__<'py>(slf: &Bound<'py, Self>, index: isize) -> PyResult<Bound<'py, PyAny>> {
+        match index {
+            0 | -2 => Ok(slf.as_any().clone()),
+            1 | -1 => Ok(slf.get().thread.bind(slf.py()).as_any().clone()),
+            _ => Err(pyo3::exceptions::PyIndexError::new_err(
+                "MetricsServer index out of range: it unpacks into (server, thread)",
+            )),
         }
     }
 
