@@ -9,6 +9,7 @@ pub mod declare;
 pub mod export;
 pub mod exposition;
 pub mod family;
+pub mod forkgate;
 pub mod gauge;
 pub mod histogram;
 pub mod info;
@@ -33,6 +34,7 @@ use views::{BuiltinCollector, RestrictedRegistry};
 /// the process and Python runtime metrics, and the handles on those built-in collectors.
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    forkgate::init();
     let registry = registry::default_registry(py);
     registry.get().core.register_own()?;
     registry.get().register_process_metrics(py)?;

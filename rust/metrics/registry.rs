@@ -337,12 +337,19 @@ impl RegistryCore {
     /// Everything collected into `sink`: settled, Python parts read attached, then the rest.
     fn collect_into(&self, sink: &mut dyn SampleSink, names: Option<&HashSet<String>>) -> Result<()> {
         crate::runtime::hooks::settle();
-        let python = if self.needs_python(names) {
+        // Every lock taken without the GIL is taken inside the fork gate (see `forkgate`); the
+        // Python phase runs outside it, as the forking thread holds the GIL while it waits.
+        let needs_python = {
+            let _gate = super::forkgate::enter();
+            self.needs_python(names)
+        };
+        let python = if needs_python {
             // From a server thread at interpreter exit there is no Python left to ask.
             Python::try_attach(|py| self.collect_python(py, names)).unwrap_or_else(|| Ok(HashMap::new()))?
         } else {
             HashMap::new()
         };
+        let _gate = super::forkgate::enter();
         let mut files = self.files_parts(names);
         match names {
             Some(names) => self.write(&mut FilterSink::new(sink, names), &python, Some(names), &mut files),
@@ -368,8 +375,14 @@ impl RegistryCore {
         Scrape::read(natives, sources)
     }
 
+    /// The default labels, read inside the fork gate (a render reads them without the GIL).
+    fn defaults(&self) -> Vec<(String, String)> {
+        let _gate = super::forkgate::enter();
+        self.default_labels.read().clone()
+    }
+
     pub fn render_with(&self, how: Render<'_>) -> Result<Vec<u8>> {
-        let defaults = self.default_labels.read().clone();
+        let defaults = self.defaults();
         let mut sink = TextSink::new(how.format, how.escaping, &defaults);
         self.collect_into(&mut sink, how.names)?;
         Ok(sink.finish())
@@ -382,7 +395,7 @@ impl RegistryCore {
     }
 
     pub fn snapshot(&self, names: Option<&HashSet<String>>) -> Result<Vec<OwnedFamily>> {
-        let defaults = self.default_labels.read().clone();
+        let defaults = self.defaults();
         let mut sink = SnapshotSink::new(&defaults);
         self.collect_into(&mut sink, names)?;
         Ok(sink.families)

@@ -2,6 +2,8 @@
 //! and the fork sequence (`os.register_at_fork` calls the three `_…fork…` functions). Upper
 //! layers' settle and fork hooks (see `hooks`) run first.
 
+use std::cell::RefCell;
+use std::io::{StderrLock, StdoutLock};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -80,10 +82,12 @@ pub fn _before_fork() {
     hooks::before_fork();
     std::mem::forget(WORKERS.lock());
     selfmetrics::before_fork();
+    hold_std_streams();
 }
 
 #[pyfunction]
 pub fn _after_fork_in_parent() {
+    release_std_streams();
     selfmetrics::after_fork();
     unlock_workers();
     hooks::after_fork_in_parent();
@@ -91,12 +95,33 @@ pub fn _after_fork_in_parent() {
 
 #[pyfunction]
 pub fn _after_fork_in_child() {
+    release_std_streams();
     selfmetrics::after_fork();
     unlock_workers();
     for worker in live_workers() {
         worker.restart_in_child();
     }
     hooks::after_fork_in_child();
+}
+
+thread_local! {
+    /// Rust's stdout and stderr locks, held by the forking thread across `fork()`.
+    static STD_STREAMS: RefCell<Option<(StdoutLock<'static>, StderrLock<'static>)>> = const { RefCell::new(None) };
+}
+
+/// The console sinks' writer threads write under Rust's stdout and stderr locks: a child forked
+/// while one held it would find it held by a thread it does not have, and its own writer would
+/// wait for it forever. The forking thread holds both across the fork (waiting, at most, for
+/// one batch to be written); in the child that thread is the same one, with the same thread id,
+/// so it releases them there too.
+fn hold_std_streams() {
+    let held = (std::io::stdout().lock(), std::io::stderr().lock());
+    STD_STREAMS.with(|s| *s.borrow_mut() = Some(held));
+}
+
+fn release_std_streams() {
+    // `try_with`: at thread exit the slot may be gone, and then so are the guards.
+    let _ = STD_STREAMS.try_with(|s| s.borrow_mut().take());
 }
 
 fn unlock_workers() {
