@@ -13,7 +13,7 @@ from typing import Any
 
 from conftest import find_free_port
 from helpers import stop, wait_until
-from test_multiprocess_servers import answered, gunicorn, load, server
+from test_multiprocess_servers import answered, counted, gunicorn, load, server
 
 
 def query(base_url: str, promql: str) -> Any:
@@ -37,6 +37,7 @@ def test_prometheus_sums_every_workers_requests(server_binary: Callable[[str], s
     with server(gunicorn(directory, port), directory, port):
         served = load(port, 300)
         assert answered(served) == 300, served
+        counted(port, 300)  # every count has landed before Prometheus's first scrape
         with (tmp_path / "prometheus.log").open("wb") as log:
             process = subprocess.Popen(
                 [
