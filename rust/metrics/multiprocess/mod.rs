@@ -260,11 +260,15 @@ pub fn _multiprocess_active() -> Option<PathBuf> {
     cells::active()
 }
 
-/// Folds a dead process's file into the directory's archive (its `live…` gauges dropped).
+/// Folds a dead process's file into the directory's archive (its `live…` gauges dropped), with
+/// every other dead process's file still there: one left by a fold that was killed between
+/// writing the archive and removing the files is then removed, not forgotten by the new archive
+/// (which lists only the files it absorbs) and counted twice. A live process's file is locked,
+/// so `pid` still alive is left as it is.
 #[pyfunction]
 pub fn _mark_process_dead(py: Python<'_>, pid: u32, path: PathBuf) -> Result<()> {
     let dir = directory(&path)?;
-    py.detach(|| archive::fold(&dir, |p, _| p == pid, true))
+    py.detach(|| archive::fold(&dir, |_, _| true, true))
         .map_err(|e| Error::os(format!("folding the file of process {pid}"), e))
 }
 
