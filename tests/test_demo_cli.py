@@ -146,6 +146,7 @@ class Terminal:
         os.close(self.master)
 
 
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal (Unix)")
 def test_on_a_terminal_it_runs_until_ctrl_c_and_says_what_to_look_at(tmp_path: Path) -> None:
     port = find_free_port()
     terminal = Terminal([*DEMO, "--port", str(port)], demo_env(tmp_path))

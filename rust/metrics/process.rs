@@ -465,3 +465,36 @@ fn write_process(sink: &mut dyn SampleSink, pids: Option<&[u32]>) {
         |p| p.threads,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The figures each platform promises (README, "Metrics"), for this process read as itself
+    /// and by its pid (the multiprocess mode's way).
+    #[test]
+    fn this_process_has_the_figures_its_platform_gives() {
+        let everything = cfg!(any(target_os = "linux", target_os = "macos"));
+        for figures in [Figures::read(None), Figures::read(Some(std::process::id()))] {
+            assert_eq!(figures.cpu_seconds.is_some(), cfg!(unix));
+            assert_eq!(figures.max_fds.is_some(), cfg!(unix));
+            assert_eq!(figures.resident_bytes.is_some(), everything);
+            assert_eq!(figures.virtual_bytes.is_some(), everything);
+            assert_eq!(figures.threads.is_some(), everything);
+            assert_eq!(figures.open_fds.is_some(), everything);
+            assert_eq!(figures.start_time.is_some(), everything);
+            assert!(figures.cpu_seconds.is_none_or(|s| s >= 0.0));
+            assert!(figures.resident_bytes.is_none_or(|b| b > 0.0));
+            assert!(figures.threads.is_none_or(|t| t >= 1.0));
+            assert!(figures.open_fds.is_none_or(|n| n >= 1.0));
+            assert!(figures.start_time.is_none_or(|t| t > 0.0));
+        }
+    }
+
+    /// A process that does not exist has no figures, not zeros.
+    #[test]
+    fn a_missing_process_has_no_figures() {
+        let gone = Figures::read(Some(u32::MAX - 1));
+        assert!(gone.resident_bytes.is_none() && gone.threads.is_none() && gone.cpu_seconds.is_none());
+    }
+}
