@@ -49,7 +49,7 @@ mod _core {
     use crate::metrics::info::{PyInfo, PyStateSet};
     #[pymodule_export]
     use crate::metrics::multiprocess::{
-        _mark_process_dead, _multiprocess_active, _multiprocess_dir, PyMultiProcessCollector,
+        _mark_process_dead, _multiprocess_active, _multiprocess_dir, _multiprocess_supported, PyMultiProcessCollector,
     };
     #[pymodule_export]
     use crate::metrics::registry::{generate_latest, generate_openmetrics, PyRegistry};

@@ -16,6 +16,7 @@ from typing import Any
 import ferrotel
 import prometheus_client.multiprocess
 import pytest
+from ferrotel._env import ConfigurationWarning
 from ferrotel.multiprocess import MultiProcessCollector, mark_process_dead
 
 WORKER = Path(__file__).parent / "apps" / "multiprocess_worker.py"
@@ -260,3 +261,27 @@ def test_a_missing_directory_is_a_warning_at_import_and_an_error_in_configure(tm
         ferrotel.config.build({"metrics": {"multiprocess_dir": str(missing)}})
     with pytest.raises(ValueError, match="not set or not a directory"):
         MultiProcessCollector(None, missing)
+
+
+def test_where_the_mode_is_missing_the_environment_is_a_warning_and_the_configuration_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows has no flock or shared mmap: simulated here, as the Python side sees it.
+    monkeypatch.setattr(ferrotel.multiprocess, "_supported", lambda: False)
+    monkeypatch.setattr(ferrotel.multiprocess.platform, "system", lambda: "Windows")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.delenv("FERROTEL_MULTIPROC_DIR", raising=False)
+    assert ferrotel.multiprocess.directory() is None
+    with pytest.warns(ConfigurationWarning, match="multiprocess mode is not available on Windows"):
+        ferrotel.multiprocess._enable_from_environment()
+    with pytest.warns(ConfigurationWarning, match="each process keeps its own metrics"):
+        settings = ferrotel.config.environment_settings({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert "multiprocess_dir" not in settings.get("metrics", {})
+    with pytest.raises(
+        ValueError, match="metrics.multiprocess_dir: the multiprocess mode is not available on Windows"
+    ):
+        ferrotel.config.build({"metrics": {"multiprocess_dir": str(tmp_path)}})
+    with pytest.raises(OSError, match="not available on Windows"):
+        ferrotel.multiprocess.enable(tmp_path)
+    assert ferrotel.multiprocess.directory() is None
+    assert list(tmp_path.iterdir()) == []

@@ -75,12 +75,14 @@ if _env.prometheus_client_flag("PROMETHEUS_LEGACY_NAME_VALIDATION"):
     _core.enable_legacy_validation()
 
 # Exporter threads do not survive fork(): the child starts its own and leaves the parent's
-# buffered telemetry to the parent. Whatever is buffered at exit is flushed.
-os.register_at_fork(
-    before=_core._before_fork,
-    after_in_parent=_core._after_fork_in_parent,
-    after_in_child=_core._after_fork_in_child,
-)
+# buffered telemetry to the parent. Whatever is buffered at exit is flushed. Windows has no fork
+# (nor `os.register_at_fork`).
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_core._before_fork,
+        after_in_parent=_core._after_fork_in_parent,
+        after_in_child=_core._after_fork_in_child,
+    )
 atexit.register(_core.shutdown, 5.0)
 # prometheus_client's PROMETHEUS_MULTIPROC_DIR, before the application declares any metric.
 multiprocess._enable_from_environment()

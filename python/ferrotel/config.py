@@ -196,8 +196,16 @@ def toml_settings(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
 
 
 def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The settings the environment gives, as the nested form TOML has (``_env.config_settings``)."""
-    return _env.config_settings(environ)
+    """The settings the environment gives, as the nested form TOML has (``_env.config_settings``).
+    Where the multiprocess mode is not available (Windows), the environment's directory is left
+    out with a warning, as at import: each process keeps its own metrics."""
+    settings = _env.config_settings(environ)
+    metrics = settings.get("metrics", {})
+    if "multiprocess_dir" in metrics and not multiprocess._supported():
+        del metrics["multiprocess_dir"]
+        names = " / ".join(_env.MULTIPROC_DIR_VARIABLES)
+        _env.warn(f"{names}: {multiprocess._unsupported_message()}; each process keeps its own metrics")
+    return settings
 
 
 def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -282,6 +290,8 @@ def _metrics(data: Any) -> MetricsConfig:
     port = d.get("port")
     directory = d.get("multiprocess_dir")
     if directory is not None:
+        if not multiprocess._supported():
+            raise ValueError(f"metrics.multiprocess_dir: {multiprocess._unsupported_message()}")
         directory = os.fspath(directory) if isinstance(directory, os.PathLike) else directory
         if not os.path.isdir(_str(directory, "metrics.multiprocess_dir")):
             raise ValueError(f"metrics.multiprocess_dir: {directory!r} is not a directory")

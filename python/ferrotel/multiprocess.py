@@ -14,16 +14,33 @@ middleware's metrics — shows the merged numbers. In gunicorn's configuration f
 
 ``MultiProcessCollector(registry)`` puts the merged files in another registry, as prometheus_client
 users are used to. Each update is one atomic operation on the mapped file, from Rust.
+
+The mode needs a Unix system (``flock`` and shared ``mmap``): on Windows a directory named in the
+environment is ignored with a warning (each process keeps its own metrics), and one named in the
+configuration or given to ``enable`` is refused with an error naming the platform.
 """
 
 from __future__ import annotations
 
 import os
+import platform
+import sys
 
 from . import _core, _env
 from ._core import Registry
 
 __all__ = ["MultiProcessCollector", "directory", "enable", "mark_process_dead"]
+
+
+def _supported() -> bool:
+    """Whether this platform has the mode: Unix, not Windows."""
+    return _core._multiprocess_supported()
+
+
+def _unsupported_message() -> str:
+    """Why the mode is refused on this platform."""
+    system = platform.system() or sys.platform
+    return f"the multiprocess mode is not available on {system}: it needs a Unix system (flock, mmap)"
 
 
 def _path(path: str | os.PathLike[str] | None) -> str | None:
@@ -66,6 +83,8 @@ def directory() -> str | None:
 def enable(path: str | os.PathLike[str]) -> None:
     """Turns the multiprocess mode on: metrics declared so far, and from now on, write to this
     process's file in ``path``. A second call must name the same directory."""
+    if not _supported():
+        raise OSError(_unsupported_message())
     current = directory()
     if current is not None:
         if os.path.realpath(current) != os.path.realpath(path):
@@ -80,6 +99,10 @@ def _enable_from_environment() -> None:
     """At import: the drop-in for prometheus_client's environment variable."""
     path = _env.multiproc_dir()
     if path is None:
+        return
+    if not _supported():
+        names = " / ".join(_env.MULTIPROC_DIR_VARIABLES)
+        _env.warn(f"{names}: {_unsupported_message()}; each process keeps its own metrics")
         return
     if not os.path.isdir(path):
         names = " / ".join(_env.MULTIPROC_DIR_VARIABLES)

@@ -1,6 +1,8 @@
 //! Every background worker under one lifecycle: `ferrotel.flush()`, `ferrotel.shutdown()`,
 //! and the fork sequence (`os.register_at_fork` calls the three `_…fork…` functions). Upper
-//! layers' settle and fork hooks (see `hooks`) run first.
+//! layers' settle and fork hooks (see `hooks`) run first. The fork code is plain Rust and builds
+//! everywhere; only Unix calls it: Windows has no fork, and `ferrotel/__init__.py` registers the
+//! hooks only where Python has `os.register_at_fork`.
 
 use std::cell::RefCell;
 use std::io::{StderrLock, StdoutLock};

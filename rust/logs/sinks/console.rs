@@ -47,8 +47,12 @@ impl Stream {
 }
 
 /// The most one `write(2)` puts into a pipe with no other writer's bytes inside it (POSIX
-/// `PIPE_BUF`: 4096 on Linux).
+/// `PIPE_BUF`: 4096 on Linux, 512 on macOS).
+#[cfg(unix)]
 const ATOMIC_WRITE: usize = libc::PIPE_BUF;
+/// Windows promises no such size; batches are cut as on Linux.
+#[cfg(not(unix))]
+const ATOMIC_WRITE: usize = 4096;
 
 /// The console is shared with the application's own `print()`, other libraries and child
 /// processes, so each `write(2)` carries only whole lines and at most `ATOMIC_WRITE` bytes: through

@@ -49,16 +49,27 @@ type Body = Full<Bytes>;
 /// `MAX_CONNECTIONS`, or half the soft `RLIMIT_NOFILE` when that is lower (`MIN_CONNECTIONS` at
 /// least).
 pub fn connection_cap() -> usize {
+    (open_file_limit() / 2).clamp(MIN_CONNECTIONS, MAX_CONNECTIONS)
+}
+
+/// The soft `RLIMIT_NOFILE`.
+#[cfg(unix)]
+fn open_file_limit() -> usize {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit only writes the struct it is given.
-    let soft = match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
+    match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } {
         0 => usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX),
         _ => usize::MAX,
-    };
-    (soft / 2).clamp(MIN_CONNECTIONS, MAX_CONNECTIONS)
+    }
+}
+
+/// Windows has no per-process limit on sockets to keep under.
+#[cfg(not(unix))]
+fn open_file_limit() -> usize {
+    usize::MAX
 }
 
 fn http1() -> http1::Builder {

@@ -1,10 +1,11 @@
 //! The `/metrics` server's sockets: each one is listed in a table, so a forked child can close
 //! its copies (the parent keeps serving; a child holding them would keep the port and the
 //! parent's keep-alive connections open), and a connection's writes time out when the client
-//! stops reading.
+//! stops reading. Only Unix forks: elsewhere (Windows) the table stays empty.
 
 use std::future::Future;
 use std::io;
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -16,7 +17,32 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
+#[cfg(not(unix))]
+type RawFd = i32;
+
 const FREE: RawFd = -1;
+
+/// The socket's descriptor, for the table.
+#[cfg(unix)]
+fn descriptor(socket: &impl AsRawFd) -> Option<RawFd> {
+    Some(socket.as_raw_fd())
+}
+
+/// No fork, so nothing to list.
+#[cfg(not(unix))]
+fn descriptor<T>(_: &T) -> Option<RawFd> {
+    None
+}
+
+#[cfg(unix)]
+fn close(fd: RawFd) {
+    // SAFETY: a listed fd is open (see `Sockets`), and nothing else in the child uses or
+    // closes it.
+    unsafe { libc::close(fd) };
+}
+
+#[cfg(not(unix))]
+fn close(_: RawFd) {}
 
 /// The file descriptors of one server's open sockets. A slot names an fd only while that fd is
 /// open in the server's process: it is filled after the socket opens and emptied before it closes.
@@ -35,10 +61,12 @@ impl Sockets {
 
     /// Lists `fd`; a socket past the capacity (there is one slot per permitted connection, so
     /// none in practice) is served all the same, only not closed in a forked child.
-    pub fn hold(self: &Arc<Self>, fd: RawFd) -> Held {
-        let slot = self.0.iter().position(|s| {
-            s.compare_exchange(FREE, fd, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+    pub fn hold(self: &Arc<Self>, fd: Option<RawFd>) -> Held {
+        let slot = fd.and_then(|fd| {
+            self.0.iter().position(|s| {
+                s.compare_exchange(FREE, fd, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            })
         });
         Held {
             table: self.clone(),
@@ -53,9 +81,7 @@ impl Sockets {
         for slot in self.0.iter() {
             let fd = slot.swap(FREE, Ordering::AcqRel);
             if fd != FREE {
-                // SAFETY: a listed fd is open (see `Sockets`), and nothing else in the child
-                // uses or closes it.
-                unsafe { libc::close(fd) };
+                close(fd);
             }
         }
     }
@@ -79,7 +105,7 @@ pub struct Listener {
 impl Listener {
     pub fn new(table: &Arc<Sockets>, socket: TcpListener) -> Self {
         Listener {
-            _held: table.hold(socket.as_raw_fd()),
+            _held: table.hold(descriptor(&socket)),
             socket,
         }
     }
@@ -99,7 +125,7 @@ pub struct Connection {
 impl Connection {
     pub fn new(table: &Arc<Sockets>, stream: TcpStream, write_timeout: Duration) -> Self {
         Connection {
-            _held: table.hold(stream.as_raw_fd()),
+            _held: table.hold(descriptor(&stream)),
             stream,
             write_timeout,
             stall: Box::pin(tokio::time::sleep(write_timeout)),

@@ -228,7 +228,7 @@ impl Scrape {
 }
 
 fn directory(path: &Path) -> Result<PathBuf> {
-    sys::supported().map_err(|e| Error::os("the multiprocess mode", e))?;
+    sys::supported().map_err(|e| Error::Os(e.to_string()))?;
     match path.canonicalize() {
         Ok(p) if p.is_dir() => Ok(p),
         _ => Err(Error::invalid(format!(
@@ -252,6 +252,12 @@ pub fn _multiprocess_dir(py: Python<'_>, path: Option<PathBuf>, attach_existing:
     }
     py.detach(|| cells::set_directory(dir, attach_existing));
     Ok(())
+}
+
+/// Whether this platform has the mode (Unix: `flock` and shared `mmap`); not Windows.
+#[pyfunction]
+pub fn _multiprocess_supported() -> bool {
+    sys::SUPPORTED
 }
 
 /// The directory set, if any.

@@ -1,8 +1,8 @@
 //! The system calls the multiprocess mode needs: `flock` (a directory lock for folding, and each
 //! process's lock on its own file, which the kernel releases when the process dies, however it
 //! dies), `posix_fallocate` (a file grows only into space that exists, so a full disk is an
-//! error here rather than a SIGBUS on an increment) and `mmap`. Unix only; elsewhere every call
-//! fails with a clear error.
+//! error here rather than a SIGBUS on an increment; `F_PREALLOCATE` on macOS) and `mmap`. Unix
+//! only; elsewhere (Windows) every call fails with an error naming the platform.
 
 use std::fs::File;
 use std::io;
@@ -23,6 +23,8 @@ pub struct Lock(File, RwLockReadGuard<'static, ()>);
 /// A mapping of part of a file.
 pub struct Mapping {
     pub ptr: NonNull<u8>,
+    // Read by the Unix `unmap` and `detach`; elsewhere no mapping is ever made.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub len: usize,
 }
 
@@ -71,6 +73,7 @@ mod unix {
     }
 
     /// Makes `len` bytes from `offset` exist on disk (growing the file).
+    #[cfg(not(target_vendor = "apple"))]
     pub fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
         // SAFETY: the descriptor is open; posix_fallocate returns the error instead of errno.
         let result = unsafe { libc::posix_fallocate(file.as_raw_fd(), offset as libc::off_t, len as libc::off_t) };
@@ -79,6 +82,34 @@ mod unix {
         } else {
             Err(io::Error::from_raw_os_error(result))
         }
+    }
+
+    /// Makes `len` bytes from `offset` exist on disk (growing the file). macOS has no
+    /// `posix_fallocate`: `F_PREALLOCATE` reserves the blocks past the end of the file (a full
+    /// disk fails here), then the file takes its new size. A file system that cannot preallocate
+    /// only gets the new size, as with a plain `ftruncate`.
+    #[cfg(target_vendor = "apple")]
+    pub fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+        let end = offset + len;
+        let size = file.metadata()?.len();
+        if end <= size {
+            return Ok(());
+        }
+        let mut store = libc::fstore_t {
+            fst_flags: libc::F_ALLOCATEALL,
+            fst_posmode: libc::F_PEOFPOSMODE,
+            fst_offset: 0,
+            fst_length: (end - size) as libc::off_t,
+            fst_bytesalloc: 0,
+        };
+        // SAFETY: fcntl(F_PREALLOCATE) reads and writes only the struct it is given.
+        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_PREALLOCATE, &mut store) } == -1 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOTSUP) {
+                return Err(e);
+            }
+        }
+        file.set_len(end)
     }
 
     /// Maps `len` bytes of `file` from `offset` (a multiple of the page size), shared.
@@ -139,27 +170,20 @@ pub use unix::{allocate, lock_dir, map, try_lock};
 mod other {
     use super::*;
 
-    fn unsupported<T>() -> io::Result<T> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the multiprocess mode needs a Unix system (flock, mmap)",
-        ))
-    }
-
     pub fn lock_dir(_: &Path, _: bool, _: bool) -> io::Result<Option<Lock>> {
-        unsupported()
+        Err(unsupported())
     }
 
     pub fn try_lock(_: &File) -> io::Result<bool> {
-        unsupported()
+        Err(unsupported())
     }
 
     pub fn allocate(_: &File, _: u64, _: u64) -> io::Result<()> {
-        unsupported()
+        Err(unsupported())
     }
 
     pub fn map(_: &File, _: u64, _: usize, _: bool) -> io::Result<Mapping> {
-        unsupported()
+        Err(unsupported())
     }
 
     impl Mapping {
@@ -171,14 +195,25 @@ mod other {
 #[cfg(not(unix))]
 pub use other::{allocate, lock_dir, map, try_lock};
 
+/// Whether this platform has what the mode needs: `flock` and shared `mmap`, so Unix.
+pub const SUPPORTED: bool = cfg!(unix);
+
+/// The error every call gives where the mode is not supported.
+pub fn unsupported() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!(
+            "the multiprocess mode is not available on {}: it needs a Unix system (flock, mmap)",
+            std::env::consts::OS
+        ),
+    )
+}
+
 /// The platform supports the mode (checked when it is turned on).
 pub fn supported() -> io::Result<()> {
-    if cfg!(unix) {
+    if SUPPORTED {
         Ok(())
     } else {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the multiprocess mode needs a Unix system (flock, mmap)",
-        ))
+        Err(unsupported())
     }
 }
