@@ -93,6 +93,11 @@ for python in "${PYTHONS[@]}"; do
         $pip install --no-index --find-links "$REPO/dist" --only-binary :all: --no-deps \
             "ferrotel==$PROJECT_VERSION"
         $pip install --find-links "$REPO/dist" --only-binary ferrotel "ferrotel[test]==$PROJECT_VERSION"
+        if [ "$version" = 3.9 ]; then
+            # the type check for the lowest supported Python, with that Python's releases of the
+            # dependencies (pyproject's [tool.mypy] checks for 3.10: see there why)
+            (cd "$REPO" && python -m mypy --python-version 3.9 python/ferrotel)
+        fi
         cd "$WORK"
         python -c 'import ferrotel, ferrotel._core, sys, sysconfig
 site = sysconfig.get_paths()["platlib"]
