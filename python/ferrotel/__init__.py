@@ -77,9 +77,9 @@ if _env.prometheus_client_flag("PROMETHEUS_LEGACY_NAME_VALIDATION"):
 # Exporter threads do not survive fork(): the child starts its own and leaves the parent's
 # buffered telemetry to the parent. Whatever is buffered at exit is flushed.
 os.register_at_fork(
-    before=_core._before_fork,
-    after_in_parent=_core._after_fork_in_parent,
-    after_in_child=_core._after_fork_in_child,
+    before=multiprocess._before_fork,
+    after_in_parent=multiprocess._after_fork_in_parent,
+    after_in_child=multiprocess._after_fork_in_child,
 )
 atexit.register(_core.shutdown, 5.0)
 # prometheus_client's PROMETHEUS_MULTIPROC_DIR, before the application declares any metric.
