@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Installs everything the tests need, builds ferrotel (release), and runs every check:
-# rustfmt, clippy, cargo test, ruff, mypy, the pytest suite, and a smoke run of the benchmarks.
+# Installs everything the tests need into the project venv .venv/ (made with ${PYTHON:-python3}
+# if it is not there yet), builds ferrotel (release) into it, and runs every check: rustfmt,
+# clippy, cargo test, ruff, mypy, the pytest suite and a smoke run of the benchmarks; then builds
+# the release wheels (scripts/build-wheels.sh) and tests them installed, without Rust
+# (scripts/test-wheels.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "${PYTHON:-python3}" -m venv .venv
+fi
+PYTHON=$PWD/.venv/bin/python
+export VIRTUAL_ENV=$PWD/.venv PATH="$PWD/.venv/bin:$PATH"
 
 # A real Prometheus, promtool and Pushgateway from Debian, for the integration tests.
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
@@ -16,6 +23,7 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
 fi
 
 # Test dependencies, and ferrotel itself built by maturin in release mode.
+"$PYTHON" -m pip install -q --upgrade pip
 "$PYTHON" -m pip install -q -e ".[test]"
 
 echo "== cargo fmt / clippy / test"
@@ -34,3 +42,7 @@ echo "== benchmarks (each case once, as a smoke test; timings come from 'python 
 
 echo "== pytest"
 "$PYTHON" -m pytest tests
+
+echo "== wheels: build (CPython 3.9-3.13, manylinux2014) and test installed, without Rust"
+bash scripts/build-wheels.sh
+bash scripts/test-wheels.sh

@@ -13,6 +13,17 @@ from typing import Any
 import ferrotel
 import pytest
 
+# scripts/test-wheels.sh runs this suite against ferrotel installed from a wheel: a ferrotel
+# imported from anywhere but that venv's site-packages (the checkout's python/, say) is a mistake.
+if os.environ.get("FERROTEL_TEST_INSTALLED_WHEEL"):
+    import sysconfig
+
+    _site = Path(sysconfig.get_paths()["platlib"]).resolve()
+    if _site not in Path(ferrotel.__file__).resolve().parents:
+        raise RuntimeError(
+            f"FERROTEL_TEST_INSTALLED_WHEEL is set, but ferrotel is {ferrotel.__file__}, not in {_site}"
+        )
+
 LOOPBACK = "127.0.0.1"
 
 try:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 LOOPBACK = "127.0.0.1"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
@@ -122,7 +122,8 @@ class Response:
 
 
 # How a receiver answers: a fixed Response, or a function of the request (the protocol's logic).
-Answer = Response | Callable[[Recorded], Response]
+# (typing.Union: the alias is evaluated at import, and 3.9 has no `|` between types.)
+Answer = Union[Response, Callable[[Recorded], Response]]
 
 
 class LoopbackReceiver:

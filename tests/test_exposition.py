@@ -23,6 +23,9 @@ from prometheus_client.openmetrics import exposition as pc_openmetrics
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics_text
 from prometheus_client.parser import text_string_to_metric_families as parse_text004_text
 
+# fast, and the whole module: part of the wheel smoke run (scripts/test-wheels.sh on 3.10-3.12)
+pytestmark = pytest.mark.wheel_smoke
+
 TEXT004 = "text004"
 OPENMETRICS = "openmetrics"
 FORMATS = (TEXT004, OPENMETRICS)

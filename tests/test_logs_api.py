@@ -12,6 +12,9 @@ import ferrotel
 import pytest
 from ferrotel.logs import ElasticsearchSink, FileSink
 
+# fast, and the whole module: part of the wheel smoke run (scripts/test-wheels.sh on 3.10-3.12)
+pytestmark = pytest.mark.wheel_smoke
+
 
 def test_each_level_method_writes_its_level_with_context(log_file):
     log = ferrotel.get_logger("users")

@@ -46,7 +46,8 @@ class BulkEndpoint:
 
     def answer(self, request: Recorded) -> Response:
         lines = request.body.decode().splitlines()
-        pairs = [(json.loads(a), json.loads(d)) for a, d in zip(lines[::2], lines[1::2], strict=True)]
+        assert len(lines) % 2 == 0, "a bulk body is action/document pairs"
+        pairs = [(json.loads(a), json.loads(d)) for a, d in zip(lines[::2], lines[1::2])]
         with self.lock:
             answer = self.answers.pop(0) if self.answers else "ok"
             self.requests.append(

@@ -12,6 +12,9 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+# fast, and the whole module: part of the wheel smoke run (scripts/test-wheels.sh on 3.10-3.12)
+pytestmark = pytest.mark.wheel_smoke
+
 OVERFLOW = "__ferrotel_overflow__"
 
 

@@ -19,6 +19,9 @@ from ferrotel.tracing import InMemorySpanExporter, configure
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from starlette.middleware import Middleware
 
+# fast, and the whole module: part of the wheel smoke run (scripts/test-wheels.sh on 3.10-3.12)
+pytestmark = pytest.mark.wheel_smoke
+
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"

@@ -26,7 +26,11 @@ LOGGING = textwrap.dedent(
     handler = logging.Handler()
     handler.emit = records.append
     logging.getLogger().addHandler(handler)
-    LoggingInstrumentor().instrument(inject_trace_context=True, enable_log_auto_instrumentation=False)
+    # set_logging_format too: before 0.63b0 (the last release for 3.9 is 0.62b1) only that
+    # injects the trace context; the root logger has a handler, so its basicConfig() does nothing
+    LoggingInstrumentor().instrument(
+        inject_trace_context=True, set_logging_format=True, enable_log_auto_instrumentation=False
+    )
     with ferrotel.get_tracer("app").span("work") as span:
         logging.getLogger("app").warning("inside")
     record = records[-1]

@@ -103,7 +103,8 @@ def test_recorded_label_values_and_numbers_come_back_from_the_exposition(name, l
     counter.labels(*values).inc(amount)
     gauge.labels(*values).set(value)
     samples = exposed_samples(registry)
-    labels = dict(zip(names, values, strict=True))
+    assert len(names) == len(values)
+    labels = dict(zip(names, values))
     assert value_of(samples, "_total", labels) == amount
     assert value_of(samples, "_g", labels) == value
 

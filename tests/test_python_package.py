@@ -14,10 +14,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import ferrotel
 import pytest
 
 PACKAGE = "ferrotel"
-ROOT = Path(__file__).resolve().parent.parent / "python" / PACKAGE
+# the package as imported: the checkout's python/ferrotel in development, site-packages when the
+# suite runs against an installed wheel (scripts/test-wheels.sh)
+ROOT = Path(ferrotel.__file__).resolve().parent
 NATIVE = f"{PACKAGE}._core"
 
 

@@ -9,6 +9,9 @@ import ferrotel
 import pytest
 from ferrotel import traced, tracing
 
+# fast, and the whole module: part of the wheel smoke run (scripts/test-wheels.sh on 3.10-3.12)
+pytestmark = pytest.mark.wheel_smoke
+
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 

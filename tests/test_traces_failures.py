@@ -128,7 +128,7 @@ def test_retry_after_then_recovery_delivers_once(receiver, tracer, status, retri
     assert len({r.body for r in requests}) == 1, "every attempt sends the same batch"
     delivered = [s.span_id for s in exported_spans(requests)]  # from the accepted request only
     assert sorted(delivered) == sorted(ids), "the batch arrives once, after recovery"
-    for earlier, later in zip(requests, requests[1:], strict=False):
+    for earlier, later in zip(requests, requests[1:]):
         assert later.at - earlier.at >= 0.8, "Retry-After: 1 was not honoured"
     assert counters.failures("otlp_traces") == 0
     assert counters.dropped("export_failed") == 0

@@ -79,9 +79,9 @@ if _env.prometheus_client_flag("PROMETHEUS_LEGACY_NAME_VALIDATION"):
 # (nor `os.register_at_fork`).
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(
-        before=_core._before_fork,
-        after_in_parent=_core._after_fork_in_parent,
-        after_in_child=_core._after_fork_in_child,
+        before=multiprocess._before_fork,
+        after_in_parent=multiprocess._after_fork_in_parent,
+        after_in_child=multiprocess._after_fork_in_child,
     )
 atexit.register(_core.shutdown, 5.0)
 # prometheus_client's PROMETHEUS_MULTIPROC_DIR, before the application declares any metric.

@@ -5,10 +5,10 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, NoReturn, Self, TypeVar, final, overload
+from typing import Any, Final, Literal, NoReturn, TypeVar, final, overload
 
 from prometheus_client.metrics_core import Metric
-from typing_extensions import disjoint_base
+from typing_extensions import Self, disjoint_base
 
 # Checked against the built extension by `python -m mypy.stubtest ferrotel._core` (scripts/test.sh).
 # PyO3 classes construct in `__new__` (so the stubs declare `__new__`, not `__init__`), cannot be

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Union
 
 __all__ = ["MASK_EMAILS", "VALUE_RULES", "RedactPattern", "arguments"]
 
@@ -37,7 +37,8 @@ MASK_EMAILS = (r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0
 VALUE_RULES = ("cards", "emails", "bearer_tokens")
 
 _REDACT_ALL = "[REDACTED]"
-RedactPattern = str | re.Pattern[str] | tuple[str | re.Pattern[str], str]
+# typing.Union, not `|`: a module-level alias is evaluated at import, and `|` between types needs 3.10.
+RedactPattern = Union[str, re.Pattern[str], tuple[Union[str, re.Pattern[str]], str]]
 
 
 def _pattern(rule: RedactPattern) -> tuple[str, str]:

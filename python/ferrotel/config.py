@@ -23,7 +23,7 @@ is ignored with a ``ferrotel.config.ConfigurationWarning``.
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -32,6 +32,11 @@ from typing import Any
 from . import _env, _redact, logs, multiprocess, tracing
 from ._core import REGISTRY, PushGateway, start_http_server
 from ._env import ConfigurationWarning
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # tomllib is new in 3.11; tomli is the same parser, from PyPI
+    import tomli as tomllib
 
 __all__ = [
     "Config",

@@ -38,7 +38,7 @@ from ._core import FileSink, LogContext, Logger
 from ._redact import MASK_EMAILS, RedactPattern
 
 if TYPE_CHECKING:
-    from typing import Self
+    from typing_extensions import Self
 
 __all__ = [
     "MASK_EMAILS",

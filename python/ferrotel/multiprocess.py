@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import threading
 
 from . import _core, _env
 from ._core import Registry
@@ -71,7 +72,41 @@ def mark_process_dead(pid: int, path: str | os.PathLike[str] | None = None) -> N
     resolved = _path(path)
     if resolved is None:
         raise ValueError("mark_process_dead: no multiprocess directory (PROMETHEUS_MULTIPROC_DIR is not set)")
+    if _forking_thread == threading.get_ident():
+        _deferred.append((pid, resolved))
+        return
     _core._mark_process_dead(pid, resolved)
+
+
+# gunicorn before 24 (23 is the last release for Python 3.9) calls its child_exit hook, and so
+# mark_process_dead, from its SIGCHLD handler. Python runs a signal handler between any two
+# bytecodes of the main thread: inside os.fork() too, while the other at-fork hooks run and
+# ferrotel's own hooks hold its locks. There mark_process_dead would wait forever for a lock its
+# own thread holds; it waits for the end of the fork instead. These wrap ferrotel's fork hooks.
+_forking_thread: int | None = None
+_deferred: list[tuple[int, str]] = []
+
+
+def _before_fork() -> None:
+    global _forking_thread
+    _forking_thread = threading.get_ident()
+    _core._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    global _forking_thread
+    _core._after_fork_in_parent()
+    _forking_thread = None
+    while _deferred:
+        pid, path = _deferred.pop(0)
+        _core._mark_process_dead(pid, path)
+
+
+def _after_fork_in_child() -> None:
+    global _forking_thread
+    _core._after_fork_in_child()
+    _forking_thread = None
+    _deferred.clear()  # the parent's dead processes: the parent folds them
 
 
 def directory() -> str | None:

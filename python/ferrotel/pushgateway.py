@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 from ._core import REGISTRY, PushGateway, Registry, _gateway_url, _push_to_gateway, generate_latest
 
 __all__ = ["PushGateway", "default_handler", "delete_from_gateway", "push_to_gateway", "pushadd_to_gateway"]
 
-CompressionType = Literal["gzip", "snappy"] | None
+# Optional, not `| None`: the alias is evaluated at import (3.9 has no `|` between types).
+CompressionType = Optional[Literal["gzip", "snappy"]]
 _TEXT_0_0_4 = "text/plain; version=0.0.4; charset=utf-8"
 
 

@@ -20,7 +20,7 @@ import functools
 import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, Union, overload
 
 from . import _env, _redact
 from ._core import (
@@ -63,14 +63,15 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 #: What the last ``configure()`` installed as the resource.
 _resource: Mapping[str, Any] = MappingProxyType({})
-SpanExporter = (
-    OTLPSpanExporter
-    | ZipkinExporter
-    | FileSpanExporter
-    | ConsoleSpanExporter
-    | InMemorySpanExporter
-    | DiscardSpanExporter
-)
+# typing.Union, not `|`: the alias is evaluated at import, and `|` between classes needs 3.10.
+SpanExporter = Union[
+    OTLPSpanExporter,
+    ZipkinExporter,
+    FileSpanExporter,
+    ConsoleSpanExporter,
+    InMemorySpanExporter,
+    DiscardSpanExporter,
+]
 
 
 def JaegerExporter(endpoint: str = "http://localhost:4318/v1/traces", **options: Any) -> OTLPSpanExporter:  # noqa: N802

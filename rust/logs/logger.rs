@@ -99,9 +99,11 @@ impl PyLogger {
         if !pipeline::enabled(Level::ERROR) {
             return;
         }
+        // sys.exc_info()[1], not sys.exception(): that is new in 3.11
         let error = py
             .import("sys")
-            .and_then(|sys| sys.call_method0("exception"))
+            .and_then(|sys| sys.call_method0("exc_info"))
+            .and_then(|info| info.get_item(1))
             .ok()
             .filter(|exc| !exc.is_none())
             .map(|exc| record::error_info(&exc, None));

@@ -153,8 +153,12 @@ pub fn error_info(exc: &Bound<'_, PyAny>, stack_trace: Option<String>) -> Box<Er
         _ => name,
     };
     let stack_trace = stack_trace.unwrap_or_else(|| {
+        // the three-argument form: format_exception(exc) alone is new in 3.10
         py.import("traceback")
-            .and_then(|tb| tb.call_method1("format_exception", (exc,)))
+            .and_then(|tb| {
+                let trace = exc.getattr("__traceback__")?;
+                tb.call_method1("format_exception", (exc.get_type(), exc, trace))
+            })
             .and_then(|lines| PyString::new(py, "").call_method1("join", (lines,)))
             .map(|text| display(&text))
             .unwrap_or_default()

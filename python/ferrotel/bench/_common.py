@@ -7,6 +7,7 @@ import atexit
 import importlib.util
 import itertools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ def shutdown_anchors() -> None:
 
 # --- logs: every side writes to a file of its own in one temporary folder -------------------
 
-_LOG_DIR: tempfile.TemporaryDirectory[str] | None = None
+_LOG_DIR: str | None = None
 _LOG_FILES: dict[str, str] = {}
 _LOG_SEQ = itertools.count()
 
@@ -95,17 +96,19 @@ def _remove_log_dir() -> None:
 
     ferrotel.shutdown(5.0)
     if _LOG_DIR is not None:
-        _LOG_DIR.cleanup()
+        shutil.rmtree(_LOG_DIR, ignore_errors=True)
 
 
 def log_file(side: str) -> str:
     """A new file for ``side``; the one its previous setup used is removed."""
     global _LOG_DIR
     if _LOG_DIR is None:
-        _LOG_DIR = tempfile.TemporaryDirectory(prefix="ferrotel-bench-", ignore_cleanup_errors=True)
+        # mkdtemp and rmtree(ignore_errors=True) at exit: TemporaryDirectory's
+        # ignore_cleanup_errors is new in 3.10
+        _LOG_DIR = tempfile.mkdtemp(prefix="ferrotel-bench-")
         atexit.register(_remove_log_dir)
     old = _LOG_FILES.get(side)
     if old is not None and os.path.exists(old):
         os.remove(old)
-    _LOG_FILES[side] = path = os.path.join(_LOG_DIR.name, f"{side}-{next(_LOG_SEQ)}.log")
+    _LOG_FILES[side] = path = os.path.join(_LOG_DIR, f"{side}-{next(_LOG_SEQ)}.log")
     return path

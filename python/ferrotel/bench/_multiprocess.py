@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,13 +22,15 @@ PROCESSES = 8
 SERIES = 1_000
 LABELS = ("method", "path", "status")
 
-_ROOT = tempfile.TemporaryDirectory(prefix="ferrotel-bench-mp-", ignore_cleanup_errors=True)
-atexit.register(_ROOT.cleanup)
+# mkdtemp and rmtree(ignore_errors=True) at exit: TemporaryDirectory's ignore_cleanup_errors is
+# new in 3.10
+_ROOT = tempfile.mkdtemp(prefix="ferrotel-bench-mp-")
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
 _WORKERS: list[tuple[int, int]] = []  # (pid, write end of its stop pipe)
 
 
 def _directory() -> str:
-    return tempfile.mkdtemp(dir=_ROOT.name)
+    return tempfile.mkdtemp(dir=_ROOT)
 
 
 @contextmanager

@@ -40,6 +40,7 @@ class ASGIMiddleware:
         if scope["type"] != "http" or scope["path"] in self._excluded:
             await self.app(scope, receive, send)
             return
+        root_path = scope.get("root_path", "")
         request = self._native.start_asgi(scope)
         if request is None:
             await self.app(scope, receive, send)
@@ -50,7 +51,37 @@ class ASGIMiddleware:
             request.failed(exc)
             raise
         finally:
+            if "route" not in scope and "endpoint" in scope:
+                _note_starlette_route(scope, root_path)
             request.finish_asgi(scope)
+
+
+def _note_starlette_route(scope: Scope, root_path: str) -> None:
+    """Older Starlette (0.49, the last release for Python 3.9, among them) records the matched endpoint in the
+    scope but not the route. The route is found again as its router found it: the request's
+    scope, with the root_path it came in with, matched route by route, into Mounts. Never raises:
+    without a route the request stays unmatched."""
+    try:
+        from starlette.routing import Match
+
+        probe = {**scope, "root_path": root_path, "path_params": {}}
+        routes = scope["app"].router.routes
+        while routes:
+            for route in routes:
+                match, child = route.matches(probe)
+                if match is Match.FULL:
+                    probe.update(child)
+                    inner = getattr(route, "routes", None)
+                    if inner is None:
+                        if isinstance(getattr(route, "path", None), str):
+                            scope["route"] = route
+                        return
+                    routes = inner
+                    break
+            else:
+                return
+    except Exception:
+        return
 
 
 __all__ = ["ASGIMiddleware", "HttpRequest"]
